@@ -1,0 +1,23 @@
+# Kairan web image: the same locked dependencies as `make run`, served by gunicorn,
+# static files by WhiteNoise. compose.yaml runs it with a Django-Q cluster and PostgreSQL.
+FROM python:3.11-slim-bookworm
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PYTHONPATH=/app:/app/site \
+    DJANGO_SETTINGS_MODULE=kairan.settings \
+    KAIRAN_VAR_DIR=/data
+
+WORKDIR /app
+COPY requirements.lock ./
+RUN pip install --no-cache-dir --require-hashes -r requirements.lock
+
+COPY . .
+RUN useradd --system --home /app kairan && mkdir -p /data && chown kairan /data
+USER kairan
+VOLUME ["/data"]
+EXPOSE 8000
+
+# `manage.py prepare` (migrate, cache table, static files, schedules) is the
+# command `make run` runs too; compose.yaml runs it once before web and cluster.
+CMD ["gunicorn", "kairan.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3", "--threads", "4", "--access-logfile", "-"]

@@ -1,0 +1,42 @@
+"""Every recurring Django-Q schedule of the product, declared in one place.
+
+``ensure_schedules()`` creates or updates them by name; it is idempotent and
+run by ``manage.py prepare`` (``make run`` and the Docker image alike).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django_q.models import Schedule
+
+
+@dataclass(frozen=True)
+class ScheduleSpec:
+    name: str
+    func: str
+    schedule_type: str
+    minutes: int | None = None
+    cron: str | None = None
+
+
+SCHEDULES: tuple[ScheduleSpec, ...] = (
+    ScheduleSpec("kairan.heartbeat", "kairan.core.tasks.heartbeat", Schedule.MINUTES, minutes=1),
+    ScheduleSpec("kairan.oplog.purge", "kairan.oplog.tasks.purge_expired_logs", Schedule.CRON, cron="30 3 * * *"),
+)
+
+
+def ensure_schedules() -> list[str]:
+    """Create or update every schedule in SCHEDULES; return their names."""
+    for spec in SCHEDULES:
+        Schedule.objects.update_or_create(
+            name=spec.name,
+            defaults={
+                "func": spec.func,
+                "schedule_type": spec.schedule_type,
+                "minutes": spec.minutes,
+                "cron": spec.cron,
+                "repeats": -1,
+            },
+        )
+    return [spec.name for spec in SCHEDULES]

@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class OplogConfig(AppConfig):
+    name = "kairan.oplog"
+    label = "oplog"
+    verbose_name = "操作ログ"

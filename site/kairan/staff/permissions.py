@@ -1,0 +1,105 @@
+"""Baseline permissions of the staff roles, and departments (部署).
+
+Roles are Wagtail groups created by this app's data migration. Their baseline
+permissions are (re)applied after every ``migrate`` so that models added by
+later features are covered; permissions are only ever added, so what a
+システム管理者 grants on top in the admin is kept.
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import Group, Permission
+from django.db import transaction
+from wagtail.models import Collection, GroupCollectionPermission, GroupPagePermission, Page
+
+from kairan.staff.roles import ADMIN, APPROVER, EDITOR, ROLES, VIEWER
+
+# Read access that 閲覧者 and 承認者 do not get: staff accounts, security
+# records and the machinery behind them.
+PRIVATE_APPS = ("auth", "axes", "otp_totp", "django_q", "oplog", "sessions", "contenttypes", "staff", "core")
+
+PAGE_PERMISSIONS = {
+    ADMIN: ("add", "bulk_delete", "change", "lock", "publish", "unlock"),
+    APPROVER: ("add", "change", "lock", "publish", "unlock"),
+}
+MEDIA_ACTIONS = {
+    ADMIN: ("add", "change", "choose", "delete"),
+    APPROVER: ("add", "change", "choose"),
+}
+DEPARTMENT_PAGE_PERMISSIONS = ("add", "change", "lock")
+DEPARTMENT_MEDIA_ACTIONS = ("add", "change", "choose", "delete")
+
+
+def _media_permissions(actions: tuple[str, ...]) -> list[Permission]:
+    codenames = [f"{action}_{model}" for action in actions for model in ("image", "document")]
+    return list(
+        Permission.objects.filter(
+            content_type__app_label__in=("wagtailimages", "wagtaildocs"), codename__in=codenames
+        )
+    )
+
+
+def _grant_pages(group: Group, page: Page, actions: tuple[str, ...]) -> None:
+    for action in actions:
+        permission = Permission.objects.get(content_type__app_label="wagtailcore", codename=f"{action}_page")
+        GroupPagePermission.objects.get_or_create(group=group, page=page, permission=permission)
+
+
+def _grant_collection(group: Group, collection: Collection, actions: tuple[str, ...]) -> None:
+    for permission in _media_permissions(actions):
+        GroupCollectionPermission.objects.get_or_create(group=group, collection=collection, permission=permission)
+
+
+@transaction.atomic
+def sync_role_permissions() -> None:
+    """Give each role group its baseline permissions (idempotent, additive)."""
+    groups = {name: Group.objects.get_or_create(name=name)[0] for name in ROLES}
+    access_admin = Permission.objects.get(content_type__app_label="wagtailadmin", codename="access_admin")
+    view = list(
+        Permission.objects.filter(codename__startswith="view_").exclude(content_type__app_label__in=PRIVATE_APPS)
+    )
+    groups[ADMIN].permissions.add(*Permission.objects.all())
+    groups[APPROVER].permissions.add(access_admin, *view)
+    groups[EDITOR].permissions.add(access_admin)
+    groups[VIEWER].permissions.add(access_admin, *view)
+
+    root_page = Page.get_first_root_node()
+    root_collection = Collection.get_first_root_node()
+    for role, actions in PAGE_PERMISSIONS.items():
+        if root_page is not None:
+            _grant_pages(groups[role], root_page, actions)
+    for role, actions in MEDIA_ACTIONS.items():
+        if root_collection is not None:
+            _grant_collection(groups[role], root_collection, actions)
+
+
+@transaction.atomic
+def create_department(*, name: str, section: Page | None = None) -> Group:
+    """Create (or complete) a department group with its own collection.
+
+    Members may add and edit pages below ``section`` (publishing goes through
+    the 承認者 workflow) and manage images and documents in the collection
+    named after the department.
+    """
+    name = name.strip()
+    if not name:
+        raise ValueError("部署名を入力してください。")
+    if name in ROLES:
+        raise ValueError(f"「{name}」は役割の名前です。部署には別の名前を付けてください。")
+    group, _ = Group.objects.get_or_create(name=name)
+    group.permissions.add(
+        Permission.objects.get(content_type__app_label="wagtailadmin", codename="access_admin")
+    )
+    root_collection = Collection.get_first_root_node()
+    collection = root_collection.get_children().filter(name=name).first()
+    if collection is None:
+        collection = root_collection.add_child(instance=Collection(name=name))
+    _grant_collection(group, collection, DEPARTMENT_MEDIA_ACTIONS)
+    if section is not None:
+        _grant_pages(group, section, DEPARTMENT_PAGE_PERMISSIONS)
+    return group
+
+
+def departments() -> list[Group]:
+    """Every group that is not a role is a department."""
+    return list(Group.objects.exclude(name__in=ROLES).order_by("name"))

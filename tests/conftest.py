@@ -1,0 +1,86 @@
+"""Shared fixtures: staff users, TOTP codes and a Playwright browser on Debian's Chromium."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+# Playwright's sync API runs an event loop in this thread; the ORM calls made by
+# tests around it are still plain synchronous calls.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+CHROMIUM = os.environ.get("KAIRAN_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
+STAFF_PASSWORD = "Kairan-test-2026"
+
+
+@pytest.fixture(scope="session")
+def _playwright() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        yield playwright
+
+
+@pytest.fixture(scope="session")
+def browser(_playwright: Any) -> Iterator[Any]:
+    browser = _playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+    yield browser
+    browser.close()
+
+
+@pytest.fixture
+def page(browser: Any, live_server: Any) -> Iterator[Any]:
+    """A fresh browser tab at 1366x768 (the city's PCs) in Japanese, with downloads allowed."""
+    context = browser.new_context(
+        viewport={"width": 1366, "height": 768}, locale="ja-JP", accept_downloads=True, base_url=live_server.url
+    )
+    tab = context.new_page()
+    tab.set_default_timeout(15_000)
+    tab.csp_violations = []
+    tab.on(
+        "console",
+        lambda msg: tab.csp_violations.append(msg.text) if "Content Security Policy" in msg.text else None,
+    )
+    yield tab
+    context.close()
+
+
+@pytest.fixture
+def make_staff(db: None) -> Callable[..., Any]:
+    """Create a staff user in the named groups (roles and departments)."""
+    from django.contrib.auth.models import Group, User
+
+    def _make(username: str, *groups: str, superuser: bool = False, password: str = STAFF_PASSWORD) -> User:
+        user = User.objects.create_user(
+            username=username, password=password, email=f"{username}@example.jp", last_name=username
+        )
+        user.is_superuser = superuser
+        user.save()
+        for name in groups:
+            user.groups.add(Group.objects.get(name=name))
+        return user
+
+    return _make
+
+
+def totp_code(user: Any) -> str:
+    """The current TOTP code of the user's confirmed device (as an authenticator app shows it)."""
+    from django_otp.oath import TOTP
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    device = TOTPDevice.objects.get(user=user, confirmed=True)
+    totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
+    return f"{totp.token():0{device.digits}d}"

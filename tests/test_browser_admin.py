@@ -1,0 +1,85 @@
+"""The acceptance path in a real browser: TOTP login, a new staff member in a department,
+the write in the operation log, and its CSV export (UTF-8 with BOM, formula neutralised)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import User
+from django_otp.plugins.otp_totp.models import TOTPDevice
+from wagtail.models import Page
+
+from home.models import StandardPage
+from kairan.staff.permissions import create_department
+from kairan.staff.roles import ADMIN, EDITOR
+from tests.conftest import STAFF_PASSWORD, totp_code
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+FORMULA_USERNAME = '=HYPERLINK("http://evil.example/","x")'
+
+
+def sign_in(page: Any, username: str, password: str = STAFF_PASSWORD) -> None:
+    page.goto("/admin/login/")
+    page.get_by_label("ユーザー名").fill(username)
+    page.get_by_label("パスワード").fill(password)
+    page.get_by_role("button", name="ログイン").click()
+
+
+def test_admin_creates_staff_and_finds_it_in_the_operation_log(page: Any, make_staff: Any) -> None:
+    admin = make_staff("kanri", ADMIN, superuser=True)
+    TOTPDevice.objects.create(user=admin, name="認証アプリ", confirmed=True)
+    home = Page.objects.get(depth=2)
+    section = home.add_child(instance=StandardPage(title="防災・安全", slug="bousai"))
+    create_department(name="防災課", section=section)
+
+    # Someone tries a spreadsheet formula as a user name: it is logged, and must stay inert in exports.
+    sign_in(page, FORMULA_USERNAME, "wrong-password-1")
+    assert page.locator(".messages .error, .error-message").first.is_visible()
+
+    sign_in(page, "kanri")
+    page.wait_for_url("**/admin/mfa/verify/**")
+    page.get_by_label("認証コード（6桁）").fill(totp_code(admin))
+    page.get_by_role("button", name="確認する").click()
+    page.wait_for_url("**/admin/")
+    assert page.locator(".kairan-footer").inner_text().find("バージョン") >= 0
+
+    # Create a staff member as 担当者 in 防災課 through Wagtail's own user screens.
+    page.goto("/admin/users/add/")
+    page.get_by_label("ユーザー名").fill("sato")
+    page.get_by_label("メールアドレス").fill("sato@city.example.jp")
+    page.get_by_label("姓").fill("佐藤")
+    page.get_by_label("名", exact=True).fill("花子")
+    page.get_by_label("パスワード", exact=True).fill("Sanriku-umi-2026")
+    page.get_by_label("パスワード（確認用）").fill("Sanriku-umi-2026")
+    page.get_by_label(EDITOR, exact=True).check()
+    page.get_by_label("防災課", exact=True).check()
+    page.locator("form button[type=submit]").filter(has_text="追加").first.click()
+    page.wait_for_url("**/admin/users/")
+    sato = User.objects.get(username="sato")
+    assert set(sato.groups.values_list("name", flat=True)) == {EDITOR, "防災課"}
+
+    # The write is in the operation log, with who did it.
+    page.goto("/admin/reports/operation-log/")
+    table = page.locator("table.listing")
+    row = table.locator("tr", has_text="sato").first
+    assert row.is_visible()
+    assert "kanri" in row.inner_text()
+
+    # Export CSV (UTF-8 with BOM) with a plain download.
+    with page.expect_download() as download_info:
+        page.get_by_role("link", name="CSV（UTF-8）").click()
+    data = Path(download_info.value.path()).read_bytes()
+    assert data.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
+    cells = [cell for row in rows for cell in row]
+    assert any("sato" in cell for cell in cells)
+    formula_cells = [cell for cell in cells if "HYPERLINK" in cell]
+    assert formula_cells, "the failed login with a formula user name is exported"
+    assert all(not cell.startswith("=") for cell in formula_cells)
+    assert any(cell.startswith("'=HYPERLINK") for cell in formula_cells)
+    assert page.csp_violations == []
