@@ -45,14 +45,21 @@ def browser(_playwright: Any) -> Iterator[Any]:
 def page(browser: Any, live_server: Any) -> Iterator[Any]:
     """A fresh browser tab at 1366x768 (the city's PCs) in Japanese, with downloads allowed."""
     context = browser.new_context(
-        viewport={"width": 1366, "height": 768}, locale="ja-JP", accept_downloads=True, base_url=live_server.url
+        viewport={"width": 1366, "height": 768},
+        locale="ja-JP",
+        accept_downloads=True,
+        base_url=live_server.url,
     )
     tab = context.new_page()
     tab.set_default_timeout(15_000)
     tab.csp_violations = []
     tab.on(
         "console",
-        lambda msg: tab.csp_violations.append(msg.text) if "Content Security Policy" in msg.text else None,
+        lambda msg: (
+            tab.csp_violations.append(f"{tab.url}: {msg.text}")
+            if "Content Security Policy" in msg.text
+            else None
+        ),
     )
     yield tab
     context.close()

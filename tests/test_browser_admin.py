@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from django.contrib.auth.models import User
 from django_otp.plugins.otp_totp.models import TOTPDevice
+from playwright.sync_api import expect
 from wagtail.models import Page
 
 from home.models import StandardPage
@@ -18,7 +19,7 @@ from kairan.staff.permissions import create_department
 from kairan.staff.roles import ADMIN, EDITOR
 from tests.conftest import STAFF_PASSWORD, totp_code
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
 FORMULA_USERNAME = '=HYPERLINK("http://evil.example/","x")'
 
@@ -27,7 +28,7 @@ def sign_in(page: Any, username: str, password: str = STAFF_PASSWORD) -> None:
     page.goto("/admin/login/")
     page.get_by_label("ユーザー名").fill(username)
     page.get_by_label("パスワード").fill(password)
-    page.get_by_role("button", name="ログイン").click()
+    page.locator("form.login-form button[type=submit]").click()
 
 
 def test_admin_creates_staff_and_finds_it_in_the_operation_log(page: Any, make_staff: Any) -> None:
@@ -39,26 +40,27 @@ def test_admin_creates_staff_and_finds_it_in_the_operation_log(page: Any, make_s
 
     # Someone tries a spreadsheet formula as a user name: it is logged, and must stay inert in exports.
     sign_in(page, FORMULA_USERNAME, "wrong-password-1")
-    assert page.locator(".messages .error, .error-message").first.is_visible()
+    expect(page.locator(".messages .error").first).to_be_visible()
 
     sign_in(page, "kanri")
     page.wait_for_url("**/admin/mfa/verify/**")
     page.get_by_label("認証コード（6桁）").fill(totp_code(admin))
     page.get_by_role("button", name="確認する").click()
     page.wait_for_url("**/admin/")
-    assert page.locator(".kairan-footer").inner_text().find("バージョン") >= 0
+    expect(page.locator(".kairan-footer")).to_contain_text("バージョン")
 
     # Create a staff member as 担当者 in 防災課 through Wagtail's own user screens.
-    page.goto("/admin/users/add/")
+    page.goto("/admin/users/new/")
     page.get_by_label("ユーザー名").fill("sato")
-    page.get_by_label("メールアドレス").fill("sato@city.example.jp")
+    page.get_by_label("Eメール").fill("sato@city.example.jp")
     page.get_by_label("姓").fill("佐藤")
-    page.get_by_label("名", exact=True).fill("花子")
-    page.get_by_label("パスワード", exact=True).fill("Sanriku-umi-2026")
-    page.get_by_label("パスワード（確認用）").fill("Sanriku-umi-2026")
+    page.locator("#id_first_name").fill("花子")
+    page.locator("#id_password1").fill("Sanriku-umi-2026")
+    page.locator("#id_password2").fill("Sanriku-umi-2026")
+    page.get_by_role("tab", name="役割").first.click()
     page.get_by_label(EDITOR, exact=True).check()
     page.get_by_label("防災課", exact=True).check()
-    page.locator("form button[type=submit]").filter(has_text="追加").first.click()
+    page.locator("form button[type=submit]").filter(has_text="作成").first.click()
     page.wait_for_url("**/admin/users/")
     sato = User.objects.get(username="sato")
     assert set(sato.groups.values_list("name", flat=True)) == {EDITOR, "防災課"}
@@ -67,8 +69,8 @@ def test_admin_creates_staff_and_finds_it_in_the_operation_log(page: Any, make_s
     page.goto("/admin/reports/operation-log/")
     table = page.locator("table.listing")
     row = table.locator("tr", has_text="sato").first
-    assert row.is_visible()
-    assert "kanri" in row.inner_text()
+    expect(row).to_be_visible()
+    expect(row).to_contain_text("kanri")
 
     # Export CSV (UTF-8 with BOM) with a plain download.
     with page.expect_download() as download_info:

@@ -88,11 +88,11 @@ def test_neutralise_formula_cells() -> None:
 
 
 def test_csv_utf8_bom_and_cp932() -> None:
-    rows = [["=HYPERLINK(\"http://x\")", "大船渡市", 3]]
+    rows = [['=HYPERLINK("http://x")', "大船渡市", 3]]
     data = csv_bytes(["a", "b", "c"], rows)
     assert data.startswith(b"\xef\xbb\xbf")
     parsed = list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
-    assert parsed[1] == ["'=HYPERLINK(\"http://x\")", "大船渡市", "3"]
+    assert parsed[1] == ['\'=HYPERLINK("http://x")', "大船渡市", "3"]
     sjis = csv_bytes(["a"], [["大船渡市"]], encoding="cp932")
     assert sjis.decode("cp932").splitlines()[1] == "大船渡市"
     with pytest.raises(UnencodableCharacters) as excinfo:
@@ -152,7 +152,7 @@ def test_docker_uses_the_same_lock_and_commands_as_make_run() -> None:
     assert "COPY requirements.lock" in dockerfile
     assert "--require-hashes -r requirements.lock" in dockerfile
     assert "venv.sh runtime" in makefile
-    assert 'lock=requirements.lock' in (ROOT / "scripts" / "venv.sh").read_text()
+    assert "lock=requirements.lock" in (ROOT / "scripts" / "venv.sh").read_text()
     assert "--require-hashes" in (ROOT / "scripts" / "venv.sh").read_text()
     # The same preparation command in both.
     assert "manage.py prepare" in run
@@ -163,7 +163,15 @@ def test_docker_uses_the_same_lock_and_commands_as_make_run() -> None:
     # Every runtime package of the lock is pinned with hashes.
     lock = (ROOT / "requirements.lock").read_text()
     pins = re.findall(r"^([a-z0-9_.-]+)==", lock, flags=re.M)
-    assert {"wagtail", "django", "line-bot-sdk", "django-q2", "psycopg", "beautifulsoup4", "wagtail-modeladmin"} <= set(pins)
+    assert {
+        "wagtail",
+        "django",
+        "line-bot-sdk",
+        "django-q2",
+        "psycopg",
+        "beautifulsoup4",
+        "wagtail-modeladmin",
+    } <= set(pins)
     assert lock.count("--hash=sha256:") >= len(pins)
 
 

@@ -56,7 +56,11 @@ def test_database_url() -> None:
     db = database_from_url("postgres://kairan:p%40ss@db.example.jp:6543/kairan?sslmode=require")
     assert db["ENGINE"] == "django.db.backends.postgresql"
     assert (db["USER"], db["PASSWORD"], db["HOST"], db["PORT"], db["NAME"]) == (
-        "kairan", "p@ss", "db.example.jp", "6543", "kairan",
+        "kairan",
+        "p@ss",
+        "db.example.jp",
+        "6543",
+        "kairan",
     )
     assert db["OPTIONS"] == {"sslmode": "require"}
     with pytest.raises(ImproperlyConfigured):
@@ -71,8 +75,16 @@ def _load_settings(**env: str) -> subprocess.CompletedProcess[str]:
     clean["PYTHONPATH"] = f"{ROOT}{os.pathsep}{ROOT / 'site'}"
     clean["DJANGO_SETTINGS_MODULE"] = "kairan.settings"
     return subprocess.run(
-        [sys.executable, "-c", "import django; django.setup(); from django.conf import settings; print(settings.DEBUG)"],
-        env=clean, capture_output=True, text=True, check=False, cwd=ROOT,
+        [
+            sys.executable,
+            "-c",
+            "import django; django.setup(); from django.conf import settings; print(settings.DEBUG)",
+        ],
+        env=clean,
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=ROOT,
     )
 
 
@@ -88,7 +100,9 @@ def test_production_refuses_demo_key_and_open_hosts(tmp_path: Path) -> None:
     assert demo_key.returncode != 0 and "demo key is refused" in demo_key.stderr
     open_hosts = _load_settings(KAIRAN_VAR_DIR=var, KAIRAN_SECRET_KEY="x" * 50, KAIRAN_ALLOWED_HOSTS="*")
     assert open_hosts.returncode != 0 and "'*' is refused" in open_hosts.stderr
-    good = _load_settings(KAIRAN_VAR_DIR=var, KAIRAN_SECRET_KEY="x" * 50, KAIRAN_ALLOWED_HOSTS="kairan.example.jp")
+    good = _load_settings(
+        KAIRAN_VAR_DIR=var, KAIRAN_SECRET_KEY="x" * 50, KAIRAN_ALLOWED_HOSTS="kairan.example.jp"
+    )
     assert good.returncode == 0, good.stderr
     assert good.stdout.strip() == "False"  # DEBUG is off unless asked
     demo = _load_settings(KAIRAN_VAR_DIR=var, KAIRAN_DEMO="1")
@@ -113,14 +127,19 @@ def test_sqlite_file_database_uses_wal(tmp_path: Path) -> None:
         "import django; django.setup()\n"
         "from django.db import connection\n"
         "c = connection.cursor()\n"
-        "print(c.execute('PRAGMA journal_mode').fetchone()[0], c.execute('PRAGMA busy_timeout').fetchone()[0])\n"
+        "mode = c.execute('PRAGMA journal_mode').fetchone()[0]\n"
+        "print(mode, c.execute('PRAGMA busy_timeout').fetchone()[0])\n"
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith(("KAIRAN_", "DATABASE_URL"))}
     env.update(
-        KAIRAN_DEMO="1", KAIRAN_VAR_DIR=str(tmp_path), DJANGO_SETTINGS_MODULE="kairan.settings",
+        KAIRAN_DEMO="1",
+        KAIRAN_VAR_DIR=str(tmp_path),
+        DJANGO_SETTINGS_MODULE="kairan.settings",
         PYTHONPATH=f"{ROOT}{os.pathsep}{ROOT / 'site'}",
     )
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True, cwd=ROOT)
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True, cwd=ROOT
+    )
     mode, timeout = out.stdout.split()
     assert mode == "wal"
     assert int(timeout) >= 1000

@@ -36,11 +36,9 @@ KAIRAN_VERSION = __version__
 KAIRAN_DEMO = env_bool("KAIRAN_DEMO", False)
 DEBUG = env_bool("KAIRAN_DEBUG", False)
 
-DEMO_SECRET_KEY = "kairan-demo-secret-key-do-not-use-in-production"
+DEMO_SECRET_KEY = "kairan-demo-secret-key-do-not-use-in-production"  # noqa: S105 - refused outside the demo
 SECRET_KEY = env_str("KAIRAN_SECRET_KEY", DEMO_SECRET_KEY if KAIRAN_DEMO else None)
-ALLOWED_HOSTS = env_list(
-    "KAIRAN_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"] if KAIRAN_DEMO else []
-)
+ALLOWED_HOSTS = env_list("KAIRAN_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"] if KAIRAN_DEMO else [])
 CSRF_TRUSTED_ORIGINS = env_list("KAIRAN_CSRF_TRUSTED_ORIGINS", [])
 
 if not KAIRAN_DEMO:
@@ -86,6 +84,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django.forms",
 ]
 
 MIDDLEWARE = [
@@ -98,8 +97,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
-    "kairan.staff.middleware.StaffSessionMiddleware",
     "kairan.oplog.middleware.OperationContextMiddleware",
+    "kairan.staff.middleware.StaffSessionMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "wagtail.contrib.redirects.middleware.RedirectMiddleware",
@@ -107,6 +106,9 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "kairan.urls"
+# Widgets render through TEMPLATES, so our overrides in site/kairan/templates
+# (CSP-safe date pickers and inline panels) apply to form widgets too.
+FORM_RENDERER = "django.forms.renderers.TemplatesSetting"
 WSGI_APPLICATION = "kairan.wsgi.application"
 
 TEMPLATES = [
@@ -268,9 +270,11 @@ WAGTAILSEARCH_BACKENDS = {"default": {"BACKEND": "wagtail.search.backends.databa
 WAGTAILDOCS_EXTENSIONS = ["csv", "docx", "odt", "pdf", "pptx", "txt", "xlsx", "zip"]
 WAGTAILDOCS_MAX_UPLOAD_SIZE = 10 * 1024 * 1024
 WAGTAIL_ENABLE_UPDATE_CHECK = False
+WAGTAIL_GRAVATAR_PROVIDER_URL = None  # no requests to outside services from the admin
 WAGTAIL_ENABLE_WHATS_NEW_BANNER = False
 WAGTAIL_PASSWORD_RESET_ENABLED = False  # staff passwords are reset by a システム管理者
 WAGTAILUSERS_PASSWORD_REQUIRED = True
+WAGTAILADMIN_USER_LOGIN_FORM = "kairan.staff.forms.LoginForm"
 
 # --- Operation and access logs -----------------------------------------------
 KAIRAN_OPLOG_RETENTION_DAYS = env_int("KAIRAN_OPLOG_RETENTION_DAYS", 365 * 5, minimum=1)
@@ -284,5 +288,9 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # Wagtail's background tasks (search index, reference index) log every run.
+        "django_tasks": {"level": "WARNING"},
+    },
 }

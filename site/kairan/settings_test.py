@@ -4,10 +4,15 @@ import os
 
 os.environ.setdefault("KAIRAN_DEMO", "1")
 
-from kairan.settings import *  # noqa: E402,F403
+from kairan.settings import *  # noqa: F403
 
 # Static files come from the finders in tests; no collectstatic needed.
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+
+# The SQLite test database is a real file (WAL, busy_timeout), not shared-cache
+# memory, so tests with threads and the live server behave like production.
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}  # noqa: F405

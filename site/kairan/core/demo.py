@@ -68,7 +68,9 @@ def _home() -> HomePage:
     site = Site.objects.filter(is_default_site=True).first()
     old_root = site.root_page if site else None
     if site is None:
-        Site.objects.create(hostname="localhost", port=80, root_page=home, is_default_site=True, site_name="大船渡市")
+        Site.objects.create(
+            hostname="localhost", port=80, root_page=home, is_default_site=True, site_name="大船渡市"
+        )
     else:
         site.root_page = home
         site.site_name = "大船渡市"

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
+from urllib.parse import quote
 
-from django.http import HttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
 from django.utils import timezone
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
@@ -69,27 +70,43 @@ def _cell_text(value: Any) -> str:
     return neutralise(str(value))
 
 
+class _Echo:
+    """A file-like object whose write returns what was written (for streaming)."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+def iter_csv(headings: Sequence[str], rows: Iterable[Sequence[Any]]) -> Iterator[bytes]:
+    """UTF-8 CSV (with BOM) produced row by row, for streaming large exports."""
+    writer = csv.writer(_Echo(), lineterminator="\r\n")
+    yield b"\xef\xbb\xbf" + writer.writerow([_cell_text(h) for h in headings]).encode("utf-8")
+    for row in rows:
+        yield writer.writerow([_cell_text(v) for v in row]).encode("utf-8")
+
+
 def csv_bytes(headings: Sequence[str], rows: Iterable[Sequence[Any]], *, encoding: str = "utf-8") -> bytes:
     """The CSV file as bytes; raises UnencodableCharacters for CP932 misses."""
     if encoding not in ENCODINGS:
         raise ValueError(f"unknown encoding {encoding!r}")
+    if encoding == "utf-8":
+        return b"".join(iter_csv(headings, rows))
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow([_cell_text(h) for h in headings])
     problems: list[Unencodable] = []
     for row_number, row in enumerate(rows, start=2):
         texts = [_cell_text(v) for v in row]
-        if encoding == "cp932":
-            for column, text in zip(headings, texts, strict=False):
-                for character in text:
-                    try:
-                        character.encode("cp932")
-                    except UnicodeEncodeError:
-                        problems.append(Unencodable(row_number, column, character))
+        for column, text in zip(headings, texts, strict=False):
+            for character in text:
+                try:
+                    character.encode("cp932")
+                except UnicodeEncodeError:
+                    problems.append(Unencodable(row_number, column, character))
         writer.writerow(texts)
     if problems:
         raise UnencodableCharacters(problems)
-    return buffer.getvalue().encode(ENCODINGS[encoding])
+    return buffer.getvalue().encode("cp932")
 
 
 def xlsx_bytes(headings: Sequence[str], rows: Iterable[Sequence[Any]], *, title: str = "export") -> bytes:
@@ -120,20 +137,31 @@ def spreadsheet_response(
     rows: Iterable[Sequence[Any]],
     fmt: str,
     encoding: str = "utf-8",
-) -> HttpResponse:
+) -> HttpResponse | StreamingHttpResponse:
     """An attachment response in the requested format (raises UnencodableCharacters)."""
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M%S")
     if fmt == "xlsx":
         body = xlsx_bytes(headings, rows, title=filename_stem)
         content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
         filename = f"{filename_stem}-{stamp}.xlsx"
+    elif fmt == "csv" and encoding == "utf-8":
+        # Streamed: a five-year log must not be built in memory first.
+        streaming = StreamingHttpResponse(iter_csv(headings, rows), content_type="text/csv; charset=utf-8")
+        streaming["Content-Disposition"] = content_disposition(f"{filename_stem}-{stamp}.csv")
+        return streaming
     elif fmt == "csv":
+        # CP932 is checked whole first, so a bad character gives a clear error, not half a file.
         body = csv_bytes(headings, rows, encoding=encoding)
-        charset = "shift_jis" if encoding == "cp932" else "utf-8"
-        content_type = f"text/csv; charset={charset}"
-        filename = f"{filename_stem}-{stamp}{'-sjis' if encoding == 'cp932' else ''}.csv"
+        content_type = "text/csv; charset=shift_jis"
+        filename = f"{filename_stem}-{stamp}-sjis.csv"
     else:
         raise ValueError(f"unknown format {fmt!r}")
     response = HttpResponse(body, content_type=content_type)
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["Content-Disposition"] = content_disposition(filename)
     return response
+
+
+def content_disposition(filename: str) -> str:
+    """An attachment header that carries a Japanese file name (RFC 6266 / 5987)."""
+    ascii_name = filename.encode("ascii", "ignore").decode() or "export"
+    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"

@@ -22,7 +22,12 @@ class ScheduleSpec:
 
 SCHEDULES: tuple[ScheduleSpec, ...] = (
     ScheduleSpec("kairan.heartbeat", "kairan.core.tasks.heartbeat", Schedule.MINUTES, minutes=1),
-    ScheduleSpec("kairan.oplog.purge", "kairan.oplog.tasks.purge_expired_logs", Schedule.CRON, cron="30 3 * * *"),
+    ScheduleSpec(
+        "kairan.oplog.purge", "kairan.oplog.tasks.purge_expired_logs", Schedule.CRON, cron="30 3 * * *"
+    ),
+    ScheduleSpec(
+        "kairan.oplog.verify", "kairan.oplog.tasks.verify_operation_log", Schedule.CRON, cron="0 4 * * *"
+    ),
 )
 
 

@@ -11,6 +11,4 @@ QCLUSTER_HEARTBEAT = "qcluster"
 
 def heartbeat() -> None:
     """Record that a Django-Q cluster is running and executing scheduled tasks."""
-    Heartbeat.objects.update_or_create(
-        name=QCLUSTER_HEARTBEAT, defaults={"beat_at": timezone.now()}
-    )
+    Heartbeat.objects.update_or_create(name=QCLUSTER_HEARTBEAT, defaults={"beat_at": timezone.now()})

@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
+from wagtail.admin.forms.auth import LoginForm as WagtailLoginForm
 
 
 class TokenForm(forms.Form):
@@ -25,3 +28,13 @@ class TokenForm(forms.Form):
         if not token.isdigit():
             raise forms.ValidationError("認証コードは6桁の数字です。")
         return token
+
+
+class LoginForm(WagtailLoginForm):
+    """Wagtail's login form with labels: Wagtail leaves the password field
+    unlabelled, so Django would show the untranslatable field name."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["password"].label = "パスワード"
+        self.fields["remember"].label = "ログイン状態を保持する"

@@ -21,6 +21,7 @@ MFA_EXEMPT_VIEWS = {
     "wagtailadmin_login",
     "wagtailadmin_logout",
     "wagtailadmin_javascript_catalog",
+    "wagtailadmin_sprite",  # the icon sprite that admin_base.html fetches on every page
     "kairan_mfa_verify",
     "kairan_mfa_setup",
 }
@@ -58,12 +59,13 @@ class StaffSessionMiddleware:
         if namespace not in BACKGROUND_NAMESPACES:
             request.session[LAST_ACTIVITY_KEY] = now
 
-        if request.path.startswith(self.admin_prefix) and url_name not in MFA_EXEMPT_VIEWS:
-            if not user.is_verified():  # type: ignore[union-attr]
-                from django_otp import devices_for_user
+        needs_check = request.path.startswith(self.admin_prefix) and url_name not in MFA_EXEMPT_VIEWS
+        if needs_check and not user.is_verified():
+            from django_otp import devices_for_user
 
-                has_device = any(True for _ in devices_for_user(user, confirmed=True))
-                if has_device or mfa_required(user):
-                    target = "kairan_mfa_verify" if has_device else "kairan_mfa_setup"
-                    return HttpResponseRedirect(f"{reverse(target)}?{urlencode({'next': request.get_full_path()})}")
+            has_device = any(True for _ in devices_for_user(user, confirmed=True))
+            if has_device or mfa_required(user):
+                target = "kairan_mfa_verify" if has_device else "kairan_mfa_setup"
+                query = urlencode({"next": request.get_full_path()})
+                return HttpResponseRedirect(f"{reverse(target)}?{query}")
         return self.get_response(request)

@@ -47,7 +47,9 @@ def _grant_pages(group: Group, page: Page, actions: tuple[str, ...]) -> None:
 
 def _grant_collection(group: Group, collection: Collection, actions: tuple[str, ...]) -> None:
     for permission in _media_permissions(actions):
-        GroupCollectionPermission.objects.get_or_create(group=group, collection=collection, permission=permission)
+        GroupCollectionPermission.objects.get_or_create(
+            group=group, collection=collection, permission=permission
+        )
 
 
 @transaction.atomic
@@ -56,7 +58,9 @@ def sync_role_permissions() -> None:
     groups = {name: Group.objects.get_or_create(name=name)[0] for name in ROLES}
     access_admin = Permission.objects.get(content_type__app_label="wagtailadmin", codename="access_admin")
     view = list(
-        Permission.objects.filter(codename__startswith="view_").exclude(content_type__app_label__in=PRIVATE_APPS)
+        Permission.objects.filter(codename__startswith="view_").exclude(
+            content_type__app_label__in=PRIVATE_APPS
+        )
     )
     groups[ADMIN].permissions.add(*Permission.objects.all())
     groups[APPROVER].permissions.add(access_admin, *view)

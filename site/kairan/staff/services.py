@@ -69,7 +69,12 @@ def verify_totp(*, request: HttpRequest, token: str) -> Outcome:
         otp_login(request, device)
         record(action="kairan.mfa.verified", user=user, request=request)
     else:
-        record(action="kairan.mfa.failed", user=user, request=request, data={"step": "login", "reason": outcome.value})
+        record(
+            action="kairan.mfa.failed",
+            user=user,
+            request=request,
+            data={"step": "login", "reason": outcome.value},
+        )
     return outcome
 
 

@@ -19,7 +19,9 @@ THROTTLED = "認証コードの誤りが続いたため、しばらく入力で�
 
 def _next_url(request: HttpRequest) -> str:
     target = request.POST.get("next") or request.GET.get("next") or ""
-    if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+    if url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
         return target
     return reverse("wagtailadmin_home")
 
@@ -57,9 +59,13 @@ def mfa_setup(request: HttpRequest) -> HttpResponse:
     device = services.start_totp_enrollment(user=request.user)
     form = TokenForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        outcome = services.confirm_totp_enrollment(request=request, device=device, token=form.cleaned_data["token"])
+        outcome = services.confirm_totp_enrollment(
+            request=request, device=device, token=form.cleaned_data["token"]
+        )
         if outcome is services.Outcome.OK:
-            messages.success(request, "二要素認証を設定しました。次回からログイン時に認証コードを入力します。")
+            messages.success(
+                request, "二要素認証を設定しました。次回からログイン時に認証コードを入力します。"
+            )
             return HttpResponseRedirect(_next_url(request))
         form.add_error("token", _error_for(outcome))
     context = {
@@ -77,6 +83,8 @@ def mfa_reset(request: HttpRequest, user_id: int) -> HttpResponse:
     target = get_object_or_404(User, pk=user_id)
     if request.method == "POST":
         count = services.reset_mfa(request=request, user=target)
-        messages.success(request, f"{target.get_username()} さんの二要素認証をリセットしました（{count}件）。")
+        messages.success(
+            request, f"{target.get_username()} さんの二要素認証をリセットしました（{count}件）。"
+        )
         return redirect("wagtailusers_users:edit", target.pk)
     return TemplateResponse(request, "staff/mfa_reset.html", {"target": target})

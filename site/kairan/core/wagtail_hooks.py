@@ -1,0 +1,20 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.templatetags.static import static
+from django.utils.html import format_html
+from wagtail import hooks
+
+
+@hooks.register("insert_global_admin_js")
+def admin_init_js() -> str:
+    """Initialisers for widgets whose inline scripts our CSP blocks."""
+    return format_html('<script src="{}"></script>', static("kairan/admin-init.js"))
+
+
+@hooks.register("construct_main_menu")
+def hide_wagtail_help_menu(request: Any, menu_items: list[Any]) -> None:
+    """Wagtail's 「Help」 menu links to wagtail.org (English, on the internet);
+    staff use our 「マニュアル」 instead."""
+    menu_items[:] = [item for item in menu_items if item.name != "help"]

@@ -1,0 +1,60 @@
+"""Labels and kinds (種別) of operation-log actions.
+
+Our own actions are listed here; Wagtail's audit actions (``wagtail.*``) take
+their label from Wagtail's log action registry and count as writes, or as
+settings changes when the object is a Wagtail setting.
+"""
+
+from __future__ import annotations
+
+from django.utils.encoding import force_str
+
+from kairan.oplog.models import Category
+
+ACTIONS: dict[str, tuple[str, Category]] = {
+    "kairan.login": ("ログイン", Category.AUTH),
+    "kairan.logout": ("ログアウト", Category.AUTH),
+    "kairan.login_failed": ("ログイン失敗", Category.AUTH),
+    "kairan.locked_out": ("ログイン制限（連続失敗）", Category.AUTH),
+    "kairan.session_timeout": ("自動ログアウト（無操作）", Category.AUTH),
+    "kairan.mfa.enrolled": ("認証アプリの登録", Category.MFA),
+    "kairan.mfa.verified": ("二要素認証の成功", Category.MFA),
+    "kairan.mfa.failed": ("二要素認証の失敗", Category.MFA),
+    "kairan.mfa.reset": ("二要素認証のリセット", Category.MFA),
+    "kairan.write.create": ("作成", Category.WRITE),
+    "kairan.write.update": ("変更", Category.WRITE),
+    "kairan.write.delete": ("削除", Category.WRITE),
+    "kairan.admin.post": ("管理画面での送信", Category.WRITE),
+    "kairan.settings.update": ("設定の変更", Category.SETTINGS),
+    "kairan.export": ("エクスポート", Category.EXPORT),
+    "kairan.oplog.purged": ("保存期間を過ぎたログの削除", Category.SYSTEM),
+}
+
+
+def action_label(action: str) -> str:
+    if action in ACTIONS:
+        return ACTIONS[action][0]
+    if action.startswith("wagtail."):
+        from wagtail.log_actions import registry
+
+        label = registry.get_action_label(action)
+        if label:
+            return force_str(label)
+    return action
+
+
+def category_for(action: str, *, is_setting: bool = False) -> Category:
+    if is_setting:
+        return Category.SETTINGS
+    if action in ACTIONS:
+        return ACTIONS[action][1]
+    return Category.WRITE
+
+
+def action_choices() -> list[tuple[str, str]]:
+    """Our actions and Wagtail's, for the report filter."""
+    from wagtail.log_actions import registry
+
+    choices = [(action, label) for action, (label, _) in ACTIONS.items()]
+    choices += [(action, force_str(label)) for action, label in registry.get_choices()]
+    return choices
