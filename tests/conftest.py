@@ -42,8 +42,13 @@ def browser(_playwright: Any) -> Iterator[Any]:
 
 
 @pytest.fixture
-def page(browser: Any, live_server: Any) -> Iterator[Any]:
-    """A fresh browser tab at 1366x768 (the city's PCs) in Japanese, with downloads allowed."""
+def page(browser: Any, live_server: Any, django_db_serialized_rollback: None) -> Iterator[Any]:
+    """A fresh browser tab at 1366x768 (the city's PCs) in Japanese, with downloads allowed.
+
+    The live server needs a transactional database; serialized rollback brings
+    back what migrations created (roles, the Wagtail tree) after earlier
+    transactional tests flushed it.
+    """
     context = browser.new_context(
         viewport={"width": 1366, "height": 768},
         locale="ja-JP",
@@ -91,3 +96,13 @@ def totp_code(user: Any) -> str:
     device = TOTPDevice.objects.get(user=user, confirmed=True)
     totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
     return f"{totp.token():0{device.digits}d}"
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(_playwright: Any, django_db_setup: None) -> None:
+    """Start Playwright before the test database is created.
+
+    Playwright's sync API runs an event loop in the main thread, which gives
+    the ORM a new connection object; creating the database after it keeps the
+    serialized contents (used by serialized rollback) on the connection tests use.
+    """

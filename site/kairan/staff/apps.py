@@ -10,13 +10,14 @@ from wagtail.users.apps import WagtailUsersAppConfig
 def _sync_roles(sender: AppConfig, **kwargs: Any) -> None:
     from django.contrib.auth.management import create_permissions
 
-    from kairan.staff.permissions import sync_role_permissions
+    from kairan.staff.permissions import japanese_permission_names, sync_role_permissions
 
     # post_migrate runs app by app; make sure every app's permissions exist
     # before the roles are given theirs.
     for app_config in apps.get_app_configs():
         create_permissions(app_config, verbosity=0, using=kwargs.get("using", "default"))
     sync_role_permissions()
+    japanese_permission_names()
 
 
 class StaffConfig(AppConfig):

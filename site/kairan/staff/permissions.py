@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from django.contrib.auth.models import Group, Permission
 from django.db import transaction
+from django.utils import translation
+from django.utils.translation import gettext
 from wagtail.models import Collection, GroupCollectionPermission, GroupPagePermission, Page
 
 from kairan.staff.roles import ADMIN, APPROVER, EDITOR, ROLES, VIEWER
@@ -75,6 +77,32 @@ def sync_role_permissions() -> None:
     for role, actions in MEDIA_ACTIONS.items():
         if root_collection is not None:
             _grant_collection(groups[role], root_collection, actions)
+
+
+ACTION_WORDS = {"add": "追加", "change": "変更", "delete": "削除", "view": "閲覧"}
+
+
+def japanese_permission_names() -> int:
+    """Store permission names in Japanese.
+
+    Django writes them in English ("Can add group") and Wagtail's group screen
+    shows them as they are stored; return how many were renamed.
+    """
+    changed = []
+    with translation.override("ja"):
+        for permission in Permission.objects.select_related("content_type"):
+            action, _, model_name = permission.codename.partition("_")
+            model = permission.content_type.model_class()
+            if action in ACTION_WORDS and model is not None and model_name == model._meta.model_name:
+                name = f"{model._meta.verbose_name}の{ACTION_WORDS[action]}"
+            else:
+                name = gettext(permission.name)
+            name = str(name)[:255]
+            if name != permission.name:
+                permission.name = name
+                changed.append(permission)
+    Permission.objects.bulk_update(changed, ["name"], batch_size=500)
+    return len(changed)
 
 
 @transaction.atomic
