@@ -12,8 +12,8 @@ PY=.venv/bin/python
 mkdir -p var/log
 
 echo "Preparing the database (migrate, cache table, static files, schedules) ..."
-$PY manage.py prepare
-logins="$($PY manage.py load_demo)"
+KAIRAN_LOG_LEVEL=warning $PY manage.py prepare
+logins="$(KAIRAN_LOG_LEVEL=warning $PY manage.py load_demo)"
 
 pids=()
 cleanup() {

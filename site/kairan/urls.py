@@ -11,6 +11,8 @@ urlpatterns = [
     path("admin/", include(wagtailadmin_urls)),
     path("documents/", include(wagtaildocs_urls)),
     path("search/", search_views.search, name="search"),
+    # Manual pages marked "public: yes" (the login help), readable before logging in.
+    path("manual/", include("kairan.manual.public_urls")),
     # Everything else is a Wagtail page; this must stay last.
     path("", include(wagtail_urls)),
 ]
