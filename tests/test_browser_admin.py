@@ -85,3 +85,22 @@ def test_admin_creates_staff_and_finds_it_in_the_operation_log(page: Any, make_s
     assert all(not cell.startswith("=") for cell in formula_cells)
     assert any(cell.startswith("'=HYPERLINK") for cell in formula_cells)
     assert page.csp_violations == []
+
+
+def test_report_date_filter_uses_wagtails_date_picker_under_our_csp(page: Any, make_staff: Any) -> None:
+    """Wagtail's date widgets normally start from inline scripts, which our CSP blocks;
+    kairan/admin-init.js starts them instead."""
+    admin = make_staff("kanri", ADMIN, superuser=True)
+    TOTPDevice.objects.create(user=admin, name="認証アプリ", confirmed=True)
+    sign_in(page, "kanri")
+    page.wait_for_url("**/admin/mfa/verify/**")
+    page.get_by_label("認証コード（6桁）").fill(totp_code(admin))
+    page.locator("form.login-form button[type=submit]").click()
+    page.wait_for_url("**/admin/")
+
+    page.goto("/admin/reports/operation-log/")
+    page.locator(".w-slim-header-action-button[data-w-dropdown-target=toggle]").first.click()
+    page.get_by_role("button", name="期間（開始日・終了日）").click()
+    page.locator("#id_period_0").click()
+    expect(page.locator(".xdsoft_datetimepicker:visible").first).to_be_visible()
+    assert page.csp_violations == []
