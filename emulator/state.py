@@ -322,6 +322,31 @@ class Store:
         )
         return reached
 
+    # --- reply tokens and content ----------------------------------------------
+    def issue_reply_token(self, channel: Channel, user_id: str) -> str:
+        """A new reply token for an event sent to the webhook (single use, expires)."""
+        token = new_token(32)
+        channel.reply_tokens[token] = ReplyToken(token=token, user_id=user_id, issued_at=self.now())
+        return token
+
+    def take_reply_token(self, channel: Channel, token: str) -> ReplyToken | None:
+        """Use a reply token once; None when unknown, used or expired (LINE: 400 Invalid reply token)."""
+        record = channel.reply_tokens.get(token)
+        if record is None or record.used or self.now() - record.issued_at > self.config.reply_token_ttl:
+            return None
+        record.used = True
+        return record
+
+    def store_content(self, channel: Channel, message_id: str, data: bytes, content_type: str) -> None:
+        channel.contents[message_id] = Content(data=data, content_type=content_type, created_at=self.now())
+
+    def content(self, channel: Channel, message_id: str) -> Content | None:
+        """What a user sent, while LINE still keeps it (``content_ttl``)."""
+        item = channel.contents.get(message_id)
+        if item is None or self.now() - item.created_at > self.config.content_ttl:
+            return None
+        return item
+
     def received(self, channel: Channel, user_id: str) -> list[Delivery]:
         return [d for d in channel.deliveries if d.user_id == user_id]
 
