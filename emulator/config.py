@@ -45,7 +45,7 @@ class ChannelSpec:
     # Emulator-only credentials: they open nothing outside this process.
     channel_secret: str = "kairan-emulator-channel-secret"  # noqa: S105
     access_token: str = "kairan-emulator-access-token"  # noqa: S105
-    bot_user_id: str = "U0000000000000000000000000000b0t"
+    bot_user_id: str = "U0000000000000000000000000000b007"
     basic_id: str = "@ofunato_city"
     display_name: str = "大船渡市"
     login_channel_id: str = "2000000002"

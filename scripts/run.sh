@@ -27,6 +27,10 @@ trap cleanup INT TERM EXIT
 
 $PY manage.py qcluster >>var/log/qcluster.log 2>&1 &
 pids+=($!)
+EMULATOR_PORT="${KAIRAN_EMULATOR_PORT:-8100}"
+$PY -m emulator --host "$HOST" --port "$EMULATOR_PORT" --state-file var/emulator.json \
+  --log-level warning >>var/log/emulator.log 2>&1 &
+pids+=($!)
 .venv/bin/gunicorn kairan.wsgi --bind "$HOST:$PORT" --workers 2 --threads 4 \
   --access-logfile var/log/access.log --error-logfile var/log/web.log &
 pids+=($!)
@@ -46,6 +50,7 @@ cat <<TXT
    管理画面 (Wagtail admin): http://$HOST:$PORT/admin/
    公開サイト:               http://$HOST:$PORT/
    稼働確認 (health):        http://$HOST:$PORT/healthz
+   LINE エミュレーター (phone simulator): http://$HOST:$EMULATOR_PORT/
 $logins
  Logs: var/log/   Stop: Ctrl+C
 ==============================================================
