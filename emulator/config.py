@@ -32,7 +32,9 @@ DEFAULT_RATE_LIMITS: dict[str, RateLimit] = {
     "richmenu.create": RateLimit(100, 3600),
     "richmenu.delete": RateLimit(100, 3600),
     "richmenu.batch": RateLimit(3, 3600),
-    "richmenu.bulk": RateLimit(1000, 60),
+    "richmenu.bulk": RateLimit(2000, 1),
+    "richmenu.alias.delete": RateLimit(100, 3600),
+    "richmenu.progress": RateLimit(100, 3600),
     "insight": RateLimit(60, 60),
 }
 

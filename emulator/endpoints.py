@@ -100,7 +100,8 @@ def check_rate_limit(store: Store, channel: Channel, endpoint: str) -> None:
     )
     limit = limits[key]
     now = store.now()
-    window = channel.rate_windows.setdefault(key, deque())
+    # A named limit is one window for its endpoints; endpoints on the default limit each count alone.
+    window = channel.rate_windows.setdefault(endpoint if key == "default" else key, deque())
     while window and window[0] <= now - limit.seconds:
         window.popleft()
     if len(window) >= limit.count:

@@ -101,7 +101,10 @@ def _template_regex(template: str) -> re.Pattern[str]:
 
 def operation(name: str, method: str, path: str) -> tuple[str, dict[str, Any]]:
     """The (template, operation) of ``method path`` in one OpenAPI file."""
-    for template, item in load(name)["paths"].items():
+    paths = load(name)["paths"]
+    # A literal path (/v2/bot/richmenu/list) wins over a template (/v2/bot/richmenu/{richMenuId}).
+    for template in sorted(paths, key=lambda t: t.count("{")):
+        item = paths[template]
         if _template_regex(template).match(path) and method.lower() in item:
             return template, item[method.lower()]
     raise AssertionError(f"{method} {path} is not in {name}")
