@@ -208,12 +208,12 @@ async def users(request: Request) -> Any:
     created = []
     for n in range(count):
         name = str(data.get("displayName") or NAMES[(len(channel.users) + n) % len(NAMES)])
-        if count > 1:
+        if "count" in data:
             name = f"{name} {len(channel.users) + 1}"
         user = store.create_user(
             channel,
             display_name=name,
-            user_id=data.get("userId") if count == 1 else None,
+            user_id=data.get("userId") if "count" not in data else None,
             language=str(data.get("language", "ja")),
             picture_url=str(data.get("pictureUrl", "")),
             status_message=str(data.get("statusMessage", "")),
@@ -223,7 +223,7 @@ async def users(request: Request) -> Any:
             user.is_friend = True
             user.followed_at = store.now()
         created.append(user)
-    if count == 1:
+    if "count" not in data:
         return user_json(channel, created[0])
     return {"created": count, "userIds": [u.user_id for u in created[:1000]]}
 

@@ -24,6 +24,10 @@ from emulator.state import Channel, Fault, Store, new_request_id
 
 Handler = Callable[["Call"], Awaitable[Any]]
 
+RETRY_KEY_HEADER = "x-line-retry-key"
+# LINE accepts X-Line-Retry-Key on these endpoints only; anywhere else it is a 400.
+RETRY_KEY_ENDPOINTS = frozenset({"push", "multicast", "narrowcast", "broadcast"})
+
 
 @dataclass
 class Call:
@@ -125,9 +129,28 @@ async def drop(request: Request) -> Response:
     return Response(status_code=502)
 
 
-async def apply_fault(store: Store, endpoint: str) -> None:
-    fault: Fault | None = store.faults.get(endpoint) or store.faults.get("*")
-    if fault is None:
+def reject_retry_key(request: Request, endpoint: str) -> None:
+    if RETRY_KEY_HEADER in request.headers and endpoint not in RETRY_KEY_ENDPOINTS:
+        raise bad_request(
+            "The X-Line-Retry-Key header is not supported by this API",
+            [
+                Detail(
+                    "Retry keys are accepted only by push, multicast, narrowcast and broadcast",
+                    "X-Line-Retry-Key",
+                )
+            ],
+        )
+
+
+def fault_for(store: Store, endpoint: str) -> Fault | None:
+    return store.faults.get(endpoint) or store.faults.get("*")
+
+
+async def apply_fault(store: Store, endpoint: str, *, after: bool = False) -> None:
+    """Inject the endpoint's fault: before the request is handled, or (``Fault.after``)
+    once it has been handled, so the work is done but the client sees a failure."""
+    fault = fault_for(store, endpoint)
+    if fault is None or fault.after != after:
         return
     if fault.latency_ms:
         await asyncio.sleep(fault.latency_ms / 1000)
@@ -151,11 +174,13 @@ def line_endpoint(
             try:
                 await apply_fault(store, name)
                 channel = authenticate(store, request) if auth else store.default_channel()
+                reject_retry_key(request, name)
                 check_rate_limit(store, channel, name)
                 call = Call(
                     request=request, store=store, channel=channel, request_id=request_id, endpoint=name
                 )
                 result = await handler(call)
+                await apply_fault(store, name, after=True)
             except LineError as error:
                 return error_response(error, request_id)
             except DropConnection:

@@ -149,6 +149,19 @@ class Job:
 
 
 @dataclass
+class LoginToken:
+    """A LINE Login access token a virtual user got by opening a LIFF app (see emulator.liff)."""
+
+    token: str
+    user_id: str
+    liff_id: str
+    scope: list[str]
+    issued_at: float
+    expires_at: float
+    context_type: str = "utou"  # utou: opened in the simulator's LIFF browser; external: liff.login()
+
+
+@dataclass
 class Fault:
     """Injected trouble for one endpoint (or "*" for all)."""
 
@@ -157,6 +170,7 @@ class Fault:
     latency_ms: int = 0
     timeout: bool = False  # hold the request far longer than any client waits
     drop: bool = False  # close the connection without an answer
+    after: bool = False  # fail only after the request was carried out (a lost answer)
 
 
 @dataclass
@@ -177,7 +191,11 @@ class Channel:
     default_rich_menu_id: str | None = None
     jobs: dict[str, Job] = field(default_factory=dict)
     liff_apps: dict[str, str] = field(default_factory=dict)  # LIFF id -> endpoint URL
+    liff_app_settings: dict[str, dict[str, Any]] = field(default_factory=dict)  # view type, scope, ...
+    login_tokens: dict[str, LoginToken] = field(default_factory=dict)  # LIFF access tokens
     webhook_log: list[dict[str, Any]] = field(default_factory=list)  # what was posted, and the answer
+    # user id -> when the loading animation (POST /v2/bot/chat/loading/start) ends; a message ends it
+    loading_until: dict[str, float] = field(default_factory=dict)
     rate_windows: dict[str, deque[float]] = field(default_factory=dict)
 
     @property
@@ -300,6 +318,7 @@ class Store:
             if user is None or not user.is_friend:
                 continue  # blocked or not a friend: LINE accepts the request and delivers nothing
             reached += 1
+            channel.loading_until.pop(user_id, None)
             for message in messages:
                 channel.deliveries.append(
                     Delivery(
@@ -420,6 +439,7 @@ def _dump_channel(channel: Channel) -> dict[str, Any]:
         "aliases",
         "jobs",
         "contents",
+        "login_tokens",
     ):
         data[name] = {k: asdict(v) for k, v in getattr(channel, name).items()}
     data["deliveries"] = [asdict(d) for d in channel.deliveries]
@@ -437,6 +457,7 @@ _ITEM_TYPES: dict[str, type] = {
     "aliases": Alias,
     "jobs": Job,
     "contents": Content,
+    "login_tokens": LoginToken,
 }
 
 

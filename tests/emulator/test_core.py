@@ -139,3 +139,27 @@ def test_python_m_emulator_starts_quickly(tmp_path: Path) -> None:
     # The target is under 2 s; the assertion leaves room for a loaded CI machine
     # (bench/emulator.py measures it properly).
     assert elapsed < 6
+
+
+def test_fault_after_the_work_loses_only_the_answer(
+    api: MessagingApi, emu: EmulatorControl, emulator: RunningEmulator
+) -> None:
+    """The case exactly-once sending must survive: LINE sent the message, the answer was lost,
+    and the retry with the same key is told it was already accepted."""
+    import uuid
+
+    from linebot.v3.messaging import PushMessageRequest, TextMessage
+
+    user_id = emu.create_followers(1)[0]
+    key = str(uuid.uuid4())
+    request = PushMessageRequest(to=user_id, messages=[TextMessage(text="避難所を開設しました")])
+    emu.set_faults({"push": {"error_rate": 1.0, "status": 500, "after": True}})
+    with pytest.raises(ApiException) as excinfo:
+        api.push_message(request, x_line_retry_key=key)
+    assert excinfo.value.status == 500
+    emu.set_faults({})
+    with pytest.raises(ApiException) as retried:
+        api.push_message(request, x_line_retry_key=key)
+    assert retried.value.status == 409
+    assert retried.value.headers["x-line-accepted-request-id"]
+    assert [m["message"]["text"] for m in emu.received(user_id)] == ["避難所を開設しました"]
