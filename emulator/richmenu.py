@@ -61,6 +61,7 @@ __all__ = ["area_at", "menu_json", "switch_by_alias"]
 IMAGE_TYPES = {"image/jpeg": "JPEG", "image/png": "PNG"}
 FORMAT_TYPES = {fmt: mime for mime, fmt in IMAGE_TYPES.items()}
 
+
 def new_rich_menu_id() -> str:
     return "richmenu-" + new_token(32)
 
