@@ -76,7 +76,7 @@ class EmulatorConfig:
     reply_token_ttl: float = 30.0
     retry_key_ttl: float = 24 * 3600.0
     content_ttl: float = 7 * 24 * 3600.0
-    webhook_timeout: float = 10.0
+    webhook_timeout: float = 2.0  # LINE gives a bot about this long to answer
     webhook_redelivery: bool = False
     rate_limits_enabled: bool = True
     rate_limits: dict[str, RateLimit] = field(default_factory=lambda: dict(DEFAULT_RATE_LIMITS))

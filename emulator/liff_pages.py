@@ -17,12 +17,11 @@ from __future__ import annotations
 
 import html
 import json
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from starlette.requests import Request
-from starlette.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from emulator.endpoints import store_of
@@ -30,7 +29,6 @@ from emulator.liff_login import access_token_hash, b64url, issue_login
 from emulator.liff_registry import app_settings, find_app
 from emulator.state import Channel, LoginToken, VirtualUser
 
-SHIM = Path(__file__).resolve().parent / "static" / "liff-shim.js"
 FRAGMENT_KEY = "liff.emulator"
 USER_PARAM = "user"
 LOGIN_LIST_LIMIT = 50
@@ -311,14 +309,7 @@ async def authorize(request: Request) -> Response:
     return _credentials_redirect(redirect_uri, session, 303)
 
 
-async def shim(request: Request) -> Response:
-    return FileResponse(
-        SHIM, media_type="text/javascript; charset=utf-8", headers={"Cache-Control": "no-cache"}
-    )
-
-
 site_routes = [
-    Route("/static/liff-shim.js", shim, methods=["GET"]),
     Route("/liff/{liff_id}", open_liff, methods=["GET"]),
     Route("/liff/{liff_id}/{rest:path}", open_liff, methods=["GET"]),
     Route("/liff-emulator/apps/{liff_id}", app_info, methods=["GET"]),

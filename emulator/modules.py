@@ -19,6 +19,7 @@ MODULES = (
     "emulator.messaging",
     "emulator.richmenu",
     "emulator.webhook",
+    "emulator.events_control",
     "emulator.liff",
     "emulator.control",
     "emulator.simulator",
@@ -26,14 +27,7 @@ MODULES = (
 
 
 def _loaded() -> list[ModuleType]:
-    result = []
-    for name in MODULES:
-        try:
-            result.append(importlib.import_module(name))
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-    return result
+    return [importlib.import_module(name) for name in MODULES]
 
 
 def _collect(attribute: str) -> list[BaseRoute]:
