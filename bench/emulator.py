@@ -49,7 +49,9 @@ async def _connection(port: int, request: bytes, deadline: float, counts: dict[s
         writer.close()
 
 
-def _generator(port: int, request: bytes, seconds: float, connections: int, queue: multiprocessing.Queue) -> None:
+def _generator(
+    port: int, request: bytes, seconds: float, connections: int, queue: multiprocessing.Queue
+) -> None:
     counts = {"ok": 0, "errors": 0}
 
     async def run() -> None:
@@ -61,7 +63,9 @@ def _generator(port: int, request: bytes, seconds: float, connections: int, queu
 
 
 def multicast_request(port: int, token: str, user_ids: list[str]) -> bytes:
-    body = json.dumps({"to": user_ids, "messages": [{"type": "text", "text": "大船渡市からのお知らせです。"}]})
+    body = json.dumps(
+        {"to": user_ids, "messages": [{"type": "text", "text": "大船渡市からのお知らせです。"}]}
+    )
     data = body.encode()
     head = (
         "POST /api/v2/bot/message/multicast HTTP/1.1\r\n"
