@@ -88,7 +88,7 @@ def channel_json(channel: Channel) -> dict[str, Any]:
         "liffApps": channel.liff_apps,
         "users": len(channel.users),
         "friends": len(channel.friends()),
-        "deliveries": len(channel.deliveries),
+        "deliveries": channel.delivery_count,
         "richMenus": len(channel.rich_menus),
         "defaultRichMenuId": channel.default_rich_menu_id,
     }
@@ -248,15 +248,14 @@ async def received(request: Request) -> dict[str, Any]:
 async def deliveries(request: Request) -> dict[str, Any]:
     """Counts per user (so tests can assert "each user got exactly one") and the latest deliveries."""
     channel = channel_of(request)
-    per_user: dict[str, int] = {}
     per_request: dict[str, int] = {}
-    for delivery in channel.deliveries:
-        per_user[delivery.user_id] = per_user.get(delivery.user_id, 0) + 1
-        per_request[delivery.request_id] = per_request.get(delivery.request_id, 0) + 1
+    per_user = channel.received_counts()
+    for sending in channel.sendings:
+        per_request[sending.request_id] = per_request.get(sending.request_id, 0) + len(sending.user_ids)
     limit = int(request.query_params.get("limit", "100"))
-    latest = [asdict(d) for d in channel.deliveries[-limit:]]
+    latest = [asdict(d) for d in channel.latest_deliveries(limit)]
     return {
-        "total": len(channel.deliveries),
+        "total": channel.delivery_count,
         "perUser": per_user,
         "perRequest": per_request,
         "latest": latest,

@@ -29,7 +29,6 @@ from emulator.messaging_common import (
     USER_ID,
     accepted_retry,
     check_quota,
-    reachable,
     remaining_quota,
     remember_retry,
     retry_key,
@@ -98,7 +97,7 @@ async def push(call: Call) -> Any:
     to = body["to"]
     if to not in call.channel.users and not CHAT_ID.match(to):
         raise bad_request("The property, 'to', in the request body is invalid (line: -, column: -)")
-    check_quota(call.store, call.channel, reachable(call.channel, [to]))
+    check_quota(call.store, call.channel, [to])
     reached = call.store.deliver(
         call.channel,
         user_ids=[to],
@@ -127,7 +126,7 @@ async def multicast(call: Call) -> Any:
     silent, unit = _common(c, body, units=True)
     messages = validate_messages(body, c)
     user_ids = list(dict.fromkeys(to or []))
-    check_quota(call.store, call.channel, reachable(call.channel, user_ids))
+    check_quota(call.store, call.channel, user_ids)
     call.store.deliver(
         call.channel,
         user_ids=user_ids,

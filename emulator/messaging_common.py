@@ -92,7 +92,7 @@ def sent_messages(channel: Channel, messages: list[dict[str, Any]], reached: boo
     """``sentMessages`` of a reply or push: the ids the user's deliveries got (fresh ids when the
     user received nothing), with a quote token for the types that can be quoted."""
     ids = (
-        [d.message_id for d in channel.deliveries[-len(messages) :]]
+        [s.message_id for s in channel.sendings[-len(messages) :]]
         if reached
         else [new_message_id() for _ in messages]
     )
@@ -134,10 +134,14 @@ def remaining_quota(store: Store, channel: Channel) -> int | None:
     return None if quota is None else max(0, quota - consumption(store, channel))
 
 
-def check_quota(store: Store, channel: Channel, recipients: int) -> None:
-    """429 when sending to ``recipients`` more users would pass the monthly limit."""
+def check_quota(store: Store, channel: Channel, recipients: int | list[str]) -> None:
+    """429 when sending to ``recipients`` (a count, or user ids of whom only friends count) would
+    pass the monthly limit. Free of cost when the quota is unlimited."""
     remaining = remaining_quota(store, channel)
-    if remaining is not None and recipients > remaining:
+    if remaining is None:
+        return
+    count = recipients if isinstance(recipients, int) else reachable(channel, recipients)
+    if count > remaining:
         raise LineError(429, MONTHLY_LIMIT)
 
 

@@ -16,7 +16,7 @@ from emulator.endpoints import Call, line_endpoint
 from emulator.errors import Detail, bad_request, invalid_request, not_found
 from emulator.messaging_account import sent_on
 from emulator.messaging_common import day_bounds, day_status, parse_day, today
-from emulator.state import Channel, Delivery
+from emulator.state import Channel
 
 FOLLOWERS_FIRST_DAY = date(2016, 11, 1)
 DELIVERIES_FIRST_DAY = date(2017, 3, 1)
@@ -96,22 +96,10 @@ def _urls(node: Any) -> list[str]:
     return found
 
 
-def _first_copy(channel: Channel, request_id: str) -> list[Delivery]:
-    """The message objects of a request as its first recipient got them."""
-    first: list[Delivery] = []
-    for delivery in channel.deliveries:
-        if delivery.request_id != request_id:
-            continue
-        if first and delivery.user_id != first[0].user_id:
-            break
-        first.append(delivery)
-    return first
-
-
 def _statistics(channel: Channel, request_ids: list[str], count: int) -> dict[str, Any]:
     messages: list[dict[str, Any]] = []
     for request_id in request_ids[:1]:
-        messages = [d.message for d in _first_copy(channel, request_id)]
+        messages = [s.message for s in channel.request_sendings(request_id)]
     total = max(count, len(messages))
     clicks = [
         {"seq": seq, "url": url, "click": None, "uniqueClick": None, "uniqueClickOfRequest": None}

@@ -77,7 +77,7 @@ def _recipients(channel: Channel, recipient: Any, c: Checker) -> list[VirtualUse
         if request_id not in channel.requests and request_id not in channel.jobs:
             c.add("recipient.requestId", f"Request {request_id} not found")
             return []
-        sent_to = dict.fromkeys(d.user_id for d in channel.deliveries if d.request_id == request_id)
+        sent_to = dict.fromkeys(u for s in channel.request_sendings(request_id) for u in s.user_ids)
         return [channel.users[user_id] for user_id in sent_to if user_id in channel.users]
     if kind == "audience":
         c.add(

@@ -7,7 +7,7 @@ the talk timeline this module adds:
 
 ``GET /control/channels/{channel_id}/users/{user_id}/timeline?after=<cursor>``
     both sides of the talk in order (the user's messages from
-    ``channel.user_messages``, the bot's from ``channel.deliveries``), the rich
+    ``channel.user_messages``, the bot's from ``channel.received``), the rich
     menu the user sees with its image URL, the loading animation, and a cursor
     for the next poll.
 
@@ -71,8 +71,8 @@ def _epoch(channel: Channel) -> str:
     return str(epoch)
 
 
-def parse_cursor(raw: str | None, channel: Channel) -> tuple[int, int] | None:
-    """``<epoch>.<deliveries seen>.<user messages seen>``; None when absent, stale or out of range."""
+def parse_cursor(raw: str | None, channel: Channel, user_id: str) -> tuple[int, int] | None:
+    """``<epoch>.<sendings seen>.<user messages seen>``; None when absent, stale or out of range."""
     if not raw:
         return None
     parts = raw.split(".")
@@ -83,14 +83,14 @@ def parse_cursor(raw: str | None, channel: Channel) -> tuple[int, int] | None:
     except ValueError:
         return None
     if not (
-        0 <= seen_deliveries <= len(channel.deliveries) and 0 <= seen_messages <= len(channel.user_messages)
+        0 <= seen_deliveries <= len(channel.sendings) and 0 <= seen_messages <= len(channel.user_messages)
     ):
         return None
     return seen_deliveries, seen_messages
 
 
-def make_cursor(channel: Channel) -> str:
-    return f"{_epoch(channel)}.{len(channel.deliveries)}.{len(channel.user_messages)}"
+def make_cursor(channel: Channel, user_id: str) -> str:
+    return f"{_epoch(channel)}.{len(channel.sendings)}.{len(channel.user_messages)}"
 
 
 def _bot_item(delivery: Delivery) -> dict[str, Any]:
@@ -126,9 +126,8 @@ def talk_items(channel: Channel, user_id: str, seen: tuple[int, int]) -> list[di
     for index, sent in enumerate(channel.user_messages[seen_messages:]):
         if sent.user_id == user_id:
             keyed.append((sent.sent_at, 0, index, _user_item(channel, sent)))
-    for index, delivery in enumerate(channel.deliveries[seen_deliveries:]):
-        if delivery.user_id == user_id:
-            keyed.append((delivery.sent_at, 1, index, _bot_item(delivery)))
+    for index, delivery in enumerate(channel.received(user_id, seen_deliveries)):
+        keyed.append((delivery.sent_at, 1, index, _bot_item(delivery)))
     keyed.sort(key=lambda entry: entry[:3])
     return [entry[3] for entry in keyed]
 
@@ -166,7 +165,7 @@ async def timeline(request: Request) -> dict[str, Any]:
         limit = max(1, min(int(request.query_params.get("limit", HISTORY_LIMIT)), 5000))
     except ValueError as exc:
         raise ControlError(400, "limit は整数で指定してください。") from exc
-    seen = parse_cursor(request.query_params.get("after"), channel)
+    seen = parse_cursor(request.query_params.get("after"), channel, user.user_id)
     restart = seen is None
     items = talk_items(channel, user.user_id, seen or (0, 0))
     truncated = restart and len(items) > limit
@@ -177,7 +176,7 @@ async def timeline(request: Request) -> dict[str, Any]:
     until = channel.loading_until.get(user.user_id)
     showing = until is not None and until > now
     return {
-        "cursor": make_cursor(channel),
+        "cursor": make_cursor(channel, user.user_id),
         "restart": restart,
         "truncated": truncated,
         "items": items,

@@ -233,7 +233,7 @@ def _summary(delivery: Delivery) -> str:
 
 
 def deliveries_section(channel: Channel) -> str:
-    latest = channel.deliveries[-DELIVERY_ROWS:]
+    latest = channel.latest_deliveries(DELIVERY_ROWS)
     if not latest:
         return "<p>まだ配信はありません。</p>"
     rows = []
@@ -249,7 +249,7 @@ def deliveries_section(channel: Channel) -> str:
         )
     return (
         f"<table class='data'><caption>{esc(channel.spec.display_name)}：最新 {len(latest)} 件"
-        f"（全 {len(channel.deliveries):,} 件、新しい順）</caption><thead><tr>"
+        f"（全 {channel.delivery_count:,} 件、新しい順）</caption><thead><tr>"
         "<th scope='col'>時刻</th><th scope='col'>エンドポイント</th><th scope='col'>リクエストID</th>"
         "<th scope='col'>受信者</th><th scope='col'>内容</th></tr></thead>"
         f"<tbody>{''.join(rows)}</tbody></table>"

@@ -10,6 +10,7 @@ key window, content expiry).
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 import secrets
 import threading
@@ -53,19 +54,62 @@ class VirtualUser:
     linked_rich_menu_id: str | None = None  # per-user link (API or richmenuswitch tap)
     created_at: float = 0.0
 
+    def __setattr__(self, name: str, value: Any) -> None:
+        # Keep the channel's set of friends in step, so sending to 500 users is a set lookup each.
+        object.__setattr__(self, name, value)
+        if name == "is_friend" and (friends := self.__dict__.get("_friends")) is not None:
+            (friends.add if value else friends.discard)(self.user_id)
+
+    def attach(self, friends: set[str]) -> None:
+        """Join a channel's friend set (``Channel.friend_ids``)."""
+        object.__setattr__(self, "_friends", friends)
+        if self.is_friend:
+            friends.add(self.user_id)
+
 
 @dataclass
-class Delivery:
-    """One message object as one user received it."""
+class Sending:
+    """One message object sent by one request, and the users who received it.
 
-    user_id: str
+    Accounting keeps one record per message object, not per user, so a
+    multicast to 500 users costs one record and 500 index entries.
+    """
+
     message: dict[str, Any]
     endpoint: str  # reply | push | multicast | broadcast | narrowcast | liff
     request_id: str
     sent_at: float
-    message_id: str = field(default_factory=new_message_id)
+    message_id: str
+    user_ids: list[str]
     notification_disabled: bool = False
     aggregation_unit: str | None = None
+
+
+@dataclass
+class Delivery:
+    """One message object as one user received it (a view of a ``Sending``)."""
+
+    user_id: str
+    message: dict[str, Any]
+    endpoint: str
+    request_id: str
+    sent_at: float
+    message_id: str
+    notification_disabled: bool = False
+    aggregation_unit: str | None = None
+
+    @classmethod
+    def of(cls, sending: Sending, user_id: str) -> Delivery:
+        return cls(
+            user_id=user_id,
+            message=sending.message,
+            endpoint=sending.endpoint,
+            request_id=sending.request_id,
+            sent_at=sending.sent_at,
+            message_id=sending.message_id,
+            notification_disabled=sending.notification_disabled,
+            aggregation_unit=sending.aggregation_unit,
+        )
 
 
 @dataclass
@@ -114,6 +158,7 @@ class RequestRecord:
     recipients: int
     messages: int
     aggregation_unit: str | None = None
+    first_sending: int = -1  # index of its first Sending in Channel.sendings (-1: nobody reached)
 
 
 @dataclass
@@ -180,7 +225,9 @@ class Channel:
     webhook_url: str = ""
     webhook_active: bool = True
     users: dict[str, VirtualUser] = field(default_factory=dict)
-    deliveries: list[Delivery] = field(default_factory=list)
+    sendings: list[Sending] = field(default_factory=list)
+    friend_ids: set[str] = field(default_factory=set)  # kept by VirtualUser.is_friend
+    delivery_count: int = 0  # message objects received, summed over users
     user_messages: list[UserMessage] = field(default_factory=list)
     contents: dict[str, Content] = field(default_factory=dict)
     reply_tokens: dict[str, ReplyToken] = field(default_factory=dict)
@@ -203,7 +250,40 @@ class Channel:
         return self.spec.channel_id
 
     def friends(self) -> list[VirtualUser]:
-        return [user for user in self.users.values() if user.is_friend]
+        return [self.users[user_id] for user_id in self.friend_ids]
+
+    def received(self, user_id: str, start: int = 0) -> list[Delivery]:
+        """What a user received, oldest first, from ``sendings[start]`` on.
+
+        A scan, not an index: sending stays cheap (a multicast to 500 users is one
+        record per message object), and reading is rare.
+        """
+        return [Delivery.of(s, user_id) for s in self.sendings[start:] if user_id in s.user_ids]
+
+    def received_counts(self) -> dict[str, int]:
+        """Message objects received per user."""
+        counts: dict[str, int] = {}
+        for sending in self.sendings:
+            for user_id in sending.user_ids:
+                counts[user_id] = counts.get(user_id, 0) + 1
+        return counts
+
+    def request_sendings(self, request_id: str) -> list[Sending]:
+        """The message objects a request delivered (empty when it reached nobody)."""
+        record = self.requests.get(request_id)
+        if record is None or record.first_sending < 0:
+            return []
+        return self.sendings[record.first_sending : record.first_sending + record.messages]
+
+    def latest_deliveries(self, limit: int) -> list[Delivery]:
+        """The newest ``limit`` per-user deliveries, oldest first."""
+        result: list[Delivery] = []
+        for sending in reversed(self.sendings):
+            for user_id in reversed(sending.user_ids):
+                if len(result) >= limit:
+                    return result[::-1]
+                result.append(Delivery.of(sending, user_id))
+        return result[::-1]
 
     def menu_for(self, user_id: str) -> str | None:
         """The rich menu a user sees: a per-user link wins over the API default."""
@@ -220,6 +300,7 @@ class Store:
         self.config = config
         self.lock = threading.RLock()
         self.clock_offset = 0.0
+        self._message_ids = itertools.count(secrets.randbelow(10**17) + 10**17)
         self.faults: dict[str, Fault] = {}
         self.channels: dict[str, Channel] = {}
         self._tokens: dict[str, str] = {}
@@ -296,8 +377,13 @@ class Store:
             status_message=status_message,
             created_at=self.now(),
         )
+        user.attach(channel.friend_ids)
         channel.users[user.user_id] = user
         return user
+
+    def message_id(self) -> str:
+        """A new message id (LINE's are decimal strings)."""
+        return str(next(self._message_ids))
 
     def deliver(
         self,
@@ -312,34 +398,39 @@ class Store:
     ) -> int:
         """Record messages as received by every user who is a friend; return how many users got them."""
         now = self.now()
-        reached = 0
-        for user_id in user_ids:
-            user = channel.users.get(user_id)
-            if user is None or not user.is_friend:
-                continue  # blocked or not a friend: LINE accepts the request and delivers nothing
-            reached += 1
-            channel.loading_until.pop(user_id, None)
-            for message in messages:
-                channel.deliveries.append(
-                    Delivery(
-                        user_id=user_id,
-                        message=message,
-                        endpoint=endpoint,
-                        request_id=request_id,
-                        sent_at=now,
-                        notification_disabled=notification_disabled,
-                        aggregation_unit=aggregation_unit,
-                    )
-                )
-        channel.requests[request_id] = RequestRecord(
+        friends = channel.friend_ids
+        # Blocked or not a friend: LINE accepts the request and delivers nothing.
+        reached = [user_id for user_id in user_ids if user_id in friends]
+        record = RequestRecord(
             request_id=request_id,
             endpoint=endpoint,
             at=now,
-            recipients=reached,
+            recipients=len(reached),
             messages=len(messages),
             aggregation_unit=aggregation_unit,
         )
-        return reached
+        channel.requests[request_id] = record
+        if not reached:
+            return 0
+        record.first_sending = len(channel.sendings)
+        for message in messages:
+            channel.sendings.append(
+                Sending(
+                    message=message,
+                    endpoint=endpoint,
+                    request_id=request_id,
+                    sent_at=now,
+                    message_id=self.message_id(),
+                    user_ids=reached,
+                    notification_disabled=notification_disabled,
+                    aggregation_unit=aggregation_unit,
+                )
+            )
+        channel.delivery_count += len(reached) * len(messages)
+        if channel.loading_until:
+            for user_id in reached:
+                channel.loading_until.pop(user_id, None)
+        return len(reached)
 
     # --- reply tokens and content ----------------------------------------------
     def issue_reply_token(self, channel: Channel, user_id: str) -> str:
@@ -367,7 +458,7 @@ class Store:
         return item
 
     def received(self, channel: Channel, user_id: str) -> list[Delivery]:
-        return [d for d in channel.deliveries if d.user_id == user_id]
+        return channel.received(user_id)
 
     # --- persistence -----------------------------------------------------------
     def save(self, path: Path | None = None) -> None:
@@ -428,7 +519,11 @@ def _unjson(value: Any) -> Any:
 
 
 def _dump_channel(channel: Channel) -> dict[str, Any]:
-    data = {f.name: getattr(channel, f.name) for f in fields(channel) if f.name != "rate_windows"}
+    data = {
+        f.name: getattr(channel, f.name)
+        for f in fields(channel)
+        if f.name not in ("rate_windows", "friend_ids")
+    }
     data["spec"] = asdict(channel.spec)
     for name in (
         "users",
@@ -442,7 +537,7 @@ def _dump_channel(channel: Channel) -> dict[str, Any]:
         "login_tokens",
     ):
         data[name] = {k: asdict(v) for k, v in getattr(channel, name).items()}
-    data["deliveries"] = [asdict(d) for d in channel.deliveries]
+    data["sendings"] = [asdict(d) for d in channel.sendings]
     data["user_messages"] = [asdict(m) for m in channel.user_messages]
     result: dict[str, Any] = _jsonable(data)
     return result
@@ -466,9 +561,12 @@ def _load_channel(raw: dict[str, Any]) -> Channel:
     channel = Channel(spec=ChannelSpec(**data.pop("spec")))
     for name, kind in _ITEM_TYPES.items():
         setattr(channel, name, {k: kind(**v) for k, v in data.pop(name, {}).items()})
-    channel.deliveries = [Delivery(**d) for d in data.pop("deliveries", [])]
+    channel.sendings = [Sending(**d) for d in data.pop("sendings", [])]
     channel.user_messages = [UserMessage(**m) for m in data.pop("user_messages", [])]
     channel.access_tokens = set(data.pop("access_tokens", []))
+    data.pop("friend_ids", None)  # rebuilt from the users
     for key, value in data.items():
         setattr(channel, key, value)
+    for user in channel.users.values():
+        user.attach(channel.friend_ids)
     return channel
