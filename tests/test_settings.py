@@ -13,6 +13,7 @@ from django.core.exceptions import ImproperlyConfigured
 from kairan.env import database_from_url, env_bool, env_choice, env_int, env_list, env_str
 
 ROOT = Path(__file__).resolve().parent.parent
+FIELD_KEY = "bm90LWEtcmVhbC1rZXktYnV0LTMyLWJ5dGVzLWxvbmc="
 
 
 def test_env_readers(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -72,6 +73,7 @@ def test_database_url() -> None:
 def _load_settings(**env: str) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("KAIRAN_", "DATABASE_URL"))}
     clean.update(env)
+    clean.setdefault("KAIRAN_FIELD_KEYS", FIELD_KEY)
     clean["PYTHONPATH"] = f"{ROOT}{os.pathsep}{ROOT / 'site'}"
     clean["DJANGO_SETTINGS_MODULE"] = "kairan.settings"
     return subprocess.run(
@@ -107,6 +109,10 @@ def test_production_refuses_demo_key_and_open_hosts(tmp_path: Path) -> None:
     assert good.stdout.strip() == "False"  # DEBUG is off unless asked
     demo = _load_settings(KAIRAN_VAR_DIR=var, KAIRAN_DEMO="1")
     assert demo.returncode == 0, demo.stderr
+    no_field_keys = _load_settings(
+        KAIRAN_VAR_DIR=var, KAIRAN_SECRET_KEY="x" * 50, KAIRAN_ALLOWED_HOSTS="kairan.example.jp", KAIRAN_FIELD_KEYS=""
+    )
+    assert no_field_keys.returncode != 0 and "KAIRAN_FIELD_KEYS" in no_field_keys.stderr
 
 
 def test_sqlite_is_tuned_for_concurrency(settings: object) -> None:

@@ -41,7 +41,18 @@ SECRET_KEY = env_str("KAIRAN_SECRET_KEY", DEMO_SECRET_KEY if KAIRAN_DEMO else No
 ALLOWED_HOSTS = env_list("KAIRAN_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"] if KAIRAN_DEMO else [])
 CSRF_TRUSTED_ORIGINS = env_list("KAIRAN_CSRF_TRUSTED_ORIGINS", [])
 
+# Fernet keys for field encryption of personal data and secrets (kairan.core.crypto);
+# the first encrypts, the others still decrypt (rotation). The demo uses a fixed key.
+DEMO_FIELD_KEY = "a2FpcmFuLWRlbW8tZmllbGQta2V5LW5vdC1zZWNyZXQ="
+KAIRAN_FIELD_KEYS = env_list("KAIRAN_FIELD_KEYS", [DEMO_FIELD_KEY] if KAIRAN_DEMO else [])
+
 if not KAIRAN_DEMO:
+    if not KAIRAN_FIELD_KEYS or DEMO_FIELD_KEY in KAIRAN_FIELD_KEYS:
+        raise ImproperlyConfigured(
+            "KAIRAN_FIELD_KEYS must hold at least one Fernet key in production (the demo key is refused). "
+            "Make one with: python -c "
+            '"from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"'
+        )
     if SECRET_KEY == DEMO_SECRET_KEY or len(SECRET_KEY) < 32:
         raise ImproperlyConfigured(
             "KAIRAN_SECRET_KEY must be a random value of at least 32 characters in production "
@@ -60,6 +71,7 @@ INSTALLED_APPS = [
     "kairan.manual",
     "home",
     "search",
+    "line_channel",
     "wagtail.contrib.forms",
     "wagtail.contrib.redirects",
     "wagtail.contrib.settings",
@@ -276,6 +288,34 @@ WAGTAIL_ENABLE_WHATS_NEW_BANNER = False
 WAGTAIL_PASSWORD_RESET_ENABLED = False  # staff passwords are reset by a システム管理者
 WAGTAILUSERS_PASSWORD_REQUIRED = True
 WAGTAILADMIN_USER_LOGIN_FORM = "kairan.staff.forms.LoginForm"
+
+# --- LINE ------------------------------------------------------------------------
+# LINE's hosts in production; the emulator (http://127.0.0.1:8100/api, /api-data) in the demo and tests.
+KAIRAN_LINE_API_BASE = env_str("KAIRAN_LINE_API_BASE", "https://api.line.me")
+KAIRAN_LINE_DATA_BASE = env_str("KAIRAN_LINE_DATA_BASE", "https://api-data.line.me")
+KAIRAN_LINE_TIMEOUT = env_int("KAIRAN_LINE_TIMEOUT", 10, minimum=1)
+KAIRAN_LINE_ATTEMPTS = env_int("KAIRAN_LINE_ATTEMPTS", 4, minimum=1)
+KAIRAN_LINE_BACKOFF = float(env_int("KAIRAN_LINE_BACKOFF_MS", 500, minimum=0)) / 1000
+# Requests per window (seconds) per endpoint, shared by every process (LINE's published limits).
+KAIRAN_LINE_RATE_LIMITS: dict[str, tuple[int, int]] = {
+    "default": (2000, 1),
+    "multicast": (200, 1),
+    "broadcast": (60, 3600),
+    "narrowcast": (60, 3600),
+    "richmenu.create": (100, 3600),
+    "richmenu.delete": (100, 3600),
+    "richmenu.batch": (3, 3600),
+}
+if (raw_limits := env_str("KAIRAN_LINE_RATE_LIMITS", "")):
+    import json as _json
+
+    try:
+        _limits = _json.loads(raw_limits).items()
+        KAIRAN_LINE_RATE_LIMITS.update({k: (int(v[0]), int(v[1])) for k, v in _limits})
+    except (ValueError, TypeError, IndexError, AttributeError) as _exc:
+        raise ImproperlyConfigured(
+            'KAIRAN_LINE_RATE_LIMITS must be JSON like {"multicast": [200, 1]}'
+        ) from _exc
 
 # --- Operation and access logs -----------------------------------------------
 KAIRAN_OPLOG_RETENTION_DAYS = env_int("KAIRAN_OPLOG_RETENTION_DAYS", 365 * 5, minimum=1)
