@@ -81,6 +81,9 @@ class EmulatorConfig:
     rate_limits_enabled: bool = True
     rate_limits: dict[str, RateLimit] = field(default_factory=lambda: dict(DEFAULT_RATE_LIMITS))
     monthly_quota: int | None = None  # None: LINE's "none" (unlimited) quota type
+    # Rich menu insight shows numbers only when at least this many users tapped the menu in the
+    # period (LINE's help centre: "20 or more"); below it, only the rich menu id is returned.
+    richmenu_insight_threshold: int = 20
     state_file: Path | None = None
     channels: list[ChannelSpec] = field(default_factory=lambda: [ChannelSpec()])
 
@@ -114,6 +117,7 @@ def config_from_env(**overrides: Any) -> EmulatorConfig:
         ("reply_token_ttl", float),
         ("retry_key_ttl", float),
         ("webhook_timeout", float),
+        ("richmenu_insight_threshold", int),
     ):
         raw = _env(name.upper())
         if raw is not None and raw != "":

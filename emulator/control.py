@@ -135,11 +135,15 @@ async def faults(request: Request) -> dict[str, Any]:
 
 @control
 async def settings(request: Request) -> dict[str, Any]:
-    """Run-time settings: rate limits (on/off and per endpoint), token and key lifetimes, redelivery."""
+    """Run-time settings: rate limits (on/off and per endpoint), token and key lifetimes, redelivery,
+    the monthly quota and the privacy threshold of rich menu insight."""
     store = store_of(request)
     config = store.config
     if request.method == "PUT":
         data = await _json(request)
+        threshold = data.get("richmenu_insight_threshold", 0)
+        if isinstance(threshold, bool) or not isinstance(threshold, int) or threshold < 0:
+            raise ControlError(400, "richmenu_insight_threshold は 0 以上の整数で指定してください。")
         for name in ("reply_token_ttl", "retry_key_ttl", "content_ttl", "webhook_timeout"):
             if name in data:
                 setattr(config, name, float(data[name]))
@@ -148,6 +152,8 @@ async def settings(request: Request) -> dict[str, Any]:
                 setattr(config, name, bool(data[name]))
         if "monthly_quota" in data:
             config.monthly_quota = None if data["monthly_quota"] is None else int(data["monthly_quota"])
+        if "richmenu_insight_threshold" in data:
+            config.richmenu_insight_threshold = threshold
         for name, limit in data.get("rate_limits", {}).items():
             config.rate_limits[name] = RateLimit(int(limit["count"]), float(limit["seconds"]))
         for channel in store.channels.values():
@@ -160,6 +166,7 @@ async def settings(request: Request) -> dict[str, Any]:
         "webhook_redelivery": config.webhook_redelivery,
         "rate_limits_enabled": config.rate_limits_enabled,
         "monthly_quota": config.monthly_quota,
+        "richmenu_insight_threshold": config.richmenu_insight_threshold,
         "rate_limits": {name: asdict(limit) for name, limit in config.rate_limits.items()},
         "api_base": config.api_base,
         "data_base": config.data_base,

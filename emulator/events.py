@@ -23,6 +23,7 @@ from datetime import date, datetime
 from typing import Any
 
 from emulator.control import ControlError
+from emulator.richmenu_insight import record_impression, record_tap
 from emulator.state import Channel, Store, UserMessage, VirtualUser, new_message_id, new_token
 
 # --- webhookEventId: ULID ----------------------------------------------------------
@@ -487,7 +488,11 @@ async def tap(
     area: int | None = None,
     value: Any = None,
 ) -> ActionResult:
-    """A tap on the rich menu the user currently sees, at (x, y) in menu pixels or on area ``area``."""
+    """A tap on the rich menu the user currently sees, at (x, y) in menu pixels or on area ``area``.
+
+    For rich menu insight the menu counts as shown (an impression, unless already counted today)
+    and a tap on an area counts as a click once its action is carried out (emulator.richmenu_insight).
+    """
     _require_friend(user)
     menu_id = channel.menu_for(user.user_id)
     if menu_id is None:
@@ -501,10 +506,13 @@ async def tap(
 
         area = area_at(menu, x, y)
         if area is None:
+            record_impression(store, channel, user.user_id, menu_id)
             return ActionResult(extra={"area": None, "richMenuId": menu_id})
     if not 0 <= area < len(areas):
         raise ControlError(400, f"area は 0〜{len(areas) - 1} で指定してください。")
+    record_impression(store, channel, user.user_id, menu_id)
     result = await perform(store, channel, user, areas[area]["action"], value, in_rich_menu=True)
+    record_tap(store, channel, user.user_id, menu_id, area)
     result.extra.setdefault("richMenuId", menu_id)
     result.extra["area"] = area
     return result

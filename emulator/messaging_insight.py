@@ -3,6 +3,8 @@ broadcast or narrowcast and per aggregation unit, friend demographics.
 
 Deliveries are known to the emulator; what users do with a message (impressions, clicks, plays) is
 not simulated, so those numbers are ``null`` — what LINE returns under its privacy threshold.
+Rich menu insight (impressions and taps of virtual users) lives in ``richmenu_insight``; its routes
+are served from here.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from typing import Any
 
 from starlette.routing import BaseRoute, Route
 
+from emulator import richmenu_insight
 from emulator.endpoints import Call, line_endpoint
 from emulator.errors import Detail, bad_request, invalid_request, not_found
 from emulator.messaging_account import sent_on
@@ -193,4 +196,5 @@ api_routes: list[BaseRoute] = [
     Route("/v2/bot/insight/message/event", message_event, methods=["GET"]),
     Route("/v2/bot/insight/message/event/aggregation", unit_statistics, methods=["GET"]),
     Route("/v2/bot/insight/demographic", demographic, methods=["GET"]),
+    *richmenu_insight.api_routes,
 ]

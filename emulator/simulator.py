@@ -9,7 +9,8 @@ the talk timeline this module adds:
     both sides of the talk in order (the user's messages from
     ``channel.user_messages``, the bot's from ``channel.received``), the rich
     menu the user sees with its image URL, the loading animation, and a cursor
-    for the next poll.
+    for the next poll. Showing a rich menu counts as an impression for rich menu insight
+    (``emulator.richmenu_insight.record_impression``: once a day per menu and user).
 
 The control page is rendered on the server (``emulator.simulator_panel``) so
 its forms work without JavaScript. Everything in ``static/`` (the simulator's
@@ -32,6 +33,7 @@ from starlette.staticfiles import StaticFiles
 from emulator import simulator_panel
 from emulator.control import ControlError, channel_of, control, user_json, user_of
 from emulator.endpoints import store_of
+from emulator.richmenu_insight import record_impression
 from emulator.state import Channel, Delivery, UserMessage
 
 HERE = Path(__file__).resolve().parent
@@ -175,6 +177,10 @@ async def timeline(request: Request) -> dict[str, Any]:
     # The bot's POST /v2/bot/chat/loading/start; a delivered message ends it (Store.deliver).
     until = channel.loading_until.get(user.user_id)
     showing = until is not None and until > now
+    rich_menu = _rich_menu(channel, user.user_id)
+    if rich_menu is not None:
+        # Showing the menu is an impression for rich menu insight (counted once a day per menu).
+        record_impression(store, channel, user.user_id, rich_menu["richMenuId"])
     return {
         "cursor": make_cursor(channel, user.user_id),
         "restart": restart,
@@ -187,7 +193,7 @@ async def timeline(request: Request) -> dict[str, Any]:
             "basicId": channel.spec.basic_id,
             "pictureUrl": "/static/bot.svg",
         },
-        "richMenu": _rich_menu(channel, user.user_id),
+        "richMenu": rich_menu,
         "loading": {"until": until, "secondsLeft": round(until - now, 3)} if showing and until else None,
     }
 

@@ -171,6 +171,26 @@ class RichMenu:
 
 
 @dataclass
+class RichMenuTap:
+    """A virtual user's tap on an area of a rich menu: a click of rich menu insight."""
+
+    rich_menu_id: str
+    area: int  # index in the menu's ``areas``
+    bounds: dict[str, int]  # the area's x, y, width, height when it was tapped
+    user_id: str
+    at: float
+
+
+@dataclass
+class RichMenuImpression:
+    """A rich menu shown to a user (see emulator.richmenu_insight for when one is counted)."""
+
+    rich_menu_id: str
+    user_id: str
+    at: float
+
+
+@dataclass
 class Alias:
     alias_id: str
     rich_menu_id: str
@@ -229,6 +249,9 @@ class Channel:
     friend_ids: set[str] = field(default_factory=set)  # kept by VirtualUser.is_friend
     delivery_count: int = 0  # message objects received, summed over users
     user_messages: list[UserMessage] = field(default_factory=list)
+    rich_menu_taps: list[RichMenuTap] = field(default_factory=list)  # rich menu insight: clicks
+    rich_menu_impressions: list[RichMenuImpression] = field(default_factory=list)
+    rich_menu_seen: dict[str, int] = field(default_factory=dict)  # user id -> index of latest impression
     contents: dict[str, Content] = field(default_factory=dict)
     reply_tokens: dict[str, ReplyToken] = field(default_factory=dict)
     retry_keys: dict[str, RetryRecord] = field(default_factory=dict)
@@ -539,6 +562,8 @@ def _dump_channel(channel: Channel) -> dict[str, Any]:
         data[name] = {k: asdict(v) for k, v in getattr(channel, name).items()}
     data["sendings"] = [asdict(d) for d in channel.sendings]
     data["user_messages"] = [asdict(m) for m in channel.user_messages]
+    data["rich_menu_taps"] = [asdict(t) for t in channel.rich_menu_taps]
+    data["rich_menu_impressions"] = [asdict(i) for i in channel.rich_menu_impressions]
     result: dict[str, Any] = _jsonable(data)
     return result
 
@@ -563,6 +588,8 @@ def _load_channel(raw: dict[str, Any]) -> Channel:
         setattr(channel, name, {k: kind(**v) for k, v in data.pop(name, {}).items()})
     channel.sendings = [Sending(**d) for d in data.pop("sendings", [])]
     channel.user_messages = [UserMessage(**m) for m in data.pop("user_messages", [])]
+    channel.rich_menu_taps = [RichMenuTap(**t) for t in data.pop("rich_menu_taps", [])]
+    channel.rich_menu_impressions = [RichMenuImpression(**i) for i in data.pop("rich_menu_impressions", [])]
     channel.access_tokens = set(data.pop("access_tokens", []))
     data.pop("friend_ids", None)  # rebuilt from the users
     for key, value in data.items():

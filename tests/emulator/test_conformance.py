@@ -78,7 +78,9 @@ def png(size: tuple[int, int]) -> bytes:
     return buffer.getvalue()
 
 
-def test_every_answer_matches_lines_schemas(rec: Recorder, emu: EmulatorControl, emulator: RunningEmulator) -> None:
+def test_every_answer_matches_lines_schemas(
+    rec: Recorder, emu: EmulatorControl, emulator: RunningEmulator
+) -> None:
     store = emulator.store
     channel = store.default_channel()
     friends = emu.create_followers(3)
@@ -92,7 +94,9 @@ def test_every_answer_matches_lines_schemas(rec: Recorder, emu: EmulatorControl,
 
     # Sending, with and without retry keys, and LINE's errors.
     key = str(uuid.uuid4())
-    rec.call("POST", "/v2/bot/message/push", json={"to": user, "messages": text}, headers={"X-Line-Retry-Key": key})
+    rec.call(
+        "POST", "/v2/bot/message/push", json={"to": user, "messages": text}, headers={"X-Line-Retry-Key": key}
+    )
     rec.call(
         "POST",
         "/v2/bot/message/push",
@@ -100,7 +104,12 @@ def test_every_answer_matches_lines_schemas(rec: Recorder, emu: EmulatorControl,
         headers={"X-Line-Retry-Key": key},
         expect=409,
     )
-    rec.call("POST", "/v2/bot/message/push", json={"to": user, "messages": [{"type": "text", "text": ""}]}, expect=400)
+    rec.call(
+        "POST",
+        "/v2/bot/message/push",
+        json={"to": user, "messages": [{"type": "text", "text": ""}]},
+        expect=400,
+    )
     rec.call("POST", "/v2/bot/message/multicast", json={"to": friends, "messages": text})
     rec.call("POST", "/v2/bot/message/multicast", json={"to": friends, "messages": text * 6}, expect=400)
     rec.call("POST", "/v2/bot/message/broadcast", json={"messages": text})
@@ -138,7 +147,10 @@ def test_every_answer_matches_lines_schemas(rec: Recorder, emu: EmulatorControl,
         "name": "防災メニュー",
         "chatBarText": "メニュー",
         "areas": [
-            {"bounds": {"x": 0, "y": 0, "width": 1250, "height": 843}, "action": {"type": "postback", "data": "a"}},
+            {
+                "bounds": {"x": 0, "y": 0, "width": 1250, "height": 843},
+                "action": {"type": "postback", "data": "a"},
+            },
             {
                 "bounds": {"x": 1250, "y": 0, "width": 1250, "height": 843},
                 "action": {"type": "richmenuswitch", "richMenuAliasId": "tab-b", "data": "b"},
@@ -148,7 +160,9 @@ def test_every_answer_matches_lines_schemas(rec: Recorder, emu: EmulatorControl,
     rec.call("POST", "/v2/bot/richmenu/validate", json=menu)
     rec.call("POST", "/v2/bot/richmenu/validate", json={**menu, "chatBarText": "x" * 15}, expect=400)
     first = rec.call("POST", "/v2/bot/richmenu", json=menu).json()["richMenuId"]
-    second = rec.call("POST", "/v2/bot/richmenu", json={**menu, "name": "子育てメニュー"}).json()["richMenuId"]
+    second = rec.call("POST", "/v2/bot/richmenu", json={**menu, "name": "子育てメニュー"}).json()[
+        "richMenuId"
+    ]
     for rich_menu_id in (first, second):
         rec.call(
             "POST",
@@ -165,11 +179,15 @@ def test_every_answer_matches_lines_schemas(rec: Recorder, emu: EmulatorControl,
     rec.call("POST", f"/v2/bot/user/{user}/richmenu/{second}")
     rec.call("GET", f"/v2/bot/user/{user}/richmenu")
     rec.call("DELETE", f"/v2/bot/user/{user}/richmenu")
-    rec.call("POST", "/v2/bot/richmenu/bulk/link", json={"richMenuId": second, "userIds": friends}, expect=202)
+    rec.call(
+        "POST", "/v2/bot/richmenu/bulk/link", json={"richMenuId": second, "userIds": friends}, expect=202
+    )
     rec.call("POST", "/v2/bot/richmenu/bulk/unlink", json={"userIds": friends}, expect=202)
     rec.call("POST", "/v2/bot/richmenu/alias", json={"richMenuAliasId": "tab-a", "richMenuId": first})
     rec.call("POST", "/v2/bot/richmenu/alias", json={"richMenuAliasId": "tab-b", "richMenuId": second})
-    rec.call("POST", "/v2/bot/richmenu/alias", json={"richMenuAliasId": "tab-a", "richMenuId": first}, expect=400)
+    rec.call(
+        "POST", "/v2/bot/richmenu/alias", json={"richMenuAliasId": "tab-a", "richMenuId": first}, expect=400
+    )
     rec.call("GET", "/v2/bot/richmenu/alias/tab-a")
     rec.call("GET", "/v2/bot/richmenu/alias/list")
     rec.call("POST", "/v2/bot/richmenu/alias/tab-a", json={"richMenuId": second})
@@ -185,7 +203,10 @@ def test_every_answer_matches_lines_schemas(rec: Recorder, emu: EmulatorControl,
     added = rec.call(
         "POST",
         "/liff/v1/apps",
-        json={"view": {"type": "full", "url": "https://kairan.example.jp/liff/settings/"}, "scope": ["openid"]},
+        json={
+            "view": {"type": "full", "url": "https://kairan.example.jp/liff/settings/"},
+            "scope": ["openid"],
+        },
     )
     rec.call("GET", "/liff/v1/apps")
     liff_id = added.json()["liffId"]
@@ -201,7 +222,9 @@ def test_every_answer_matches_lines_schemas(rec: Recorder, emu: EmulatorControl,
         if body is None:
             continue
         for error in openapi.response_errors(spec_for(path), method, path, status, body):
-            problems.append(f"{method} {path} {status}: {error} — {json.dumps(body, ensure_ascii=False)[:200]}")
+            problems.append(
+                f"{method} {path} {status}: {error} — {json.dumps(body, ensure_ascii=False)[:200]}"
+            )
     assert problems == [], "\n".join(problems)
     checked = {(m, p) for m, p, _, body in rec.seen if body is not None}
     assert len(checked) >= 45
