@@ -110,7 +110,10 @@ def test_production_refuses_demo_key_and_open_hosts(tmp_path: Path) -> None:
     demo = _load_settings(KAIRAN_VAR_DIR=var, KAIRAN_DEMO="1")
     assert demo.returncode == 0, demo.stderr
     no_field_keys = _load_settings(
-        KAIRAN_VAR_DIR=var, KAIRAN_SECRET_KEY="x" * 50, KAIRAN_ALLOWED_HOSTS="kairan.example.jp", KAIRAN_FIELD_KEYS=""
+        KAIRAN_VAR_DIR=var,
+        KAIRAN_SECRET_KEY="x" * 50,
+        KAIRAN_ALLOWED_HOSTS="kairan.example.jp",
+        KAIRAN_FIELD_KEYS="",
     )
     assert no_field_keys.returncode != 0 and "KAIRAN_FIELD_KEYS" in no_field_keys.stderr
 
