@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
-from collections.abc import Callable, Iterator
+import threading
+from collections.abc import Callable, Coroutine, Iterator
 from typing import Any
 
 import pytest
@@ -99,10 +101,36 @@ def totp_code(user: Any) -> str:
 
 
 @pytest.fixture(scope="session")
-def django_db_setup(_playwright: Any, django_db_setup: None) -> None:
-    """Start Playwright before the test database is created.
+def _playwright_before_database(request: pytest.FixtureRequest) -> None:
+    """Start Playwright before the test database is created, when browser tests will run.
 
     Playwright's sync API runs an event loop in the main thread, which gives
     the ORM a new connection object; creating the database after it keeps the
     serialized contents (used by serialized rollback) on the connection tests use.
     """
+    if any(item.get_closest_marker("browser") for item in request.session.items):
+        request.getfixturevalue("_playwright")
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(_playwright_before_database: None, django_db_setup: None) -> None:
+    """pytest-django's database set-up, after Playwright when browser tests run."""
+
+
+def run_async(coroutine: Coroutine[Any, Any, Any]) -> Any:
+    """``asyncio.run`` in a thread of its own: the main thread may hold Playwright's event loop."""
+    result: list[Any] = []
+    errors: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            result.append(asyncio.run(coroutine))
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller
+            errors.append(exc)
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join()
+    if errors:
+        raise errors[0]
+    return result[0]

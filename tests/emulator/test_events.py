@@ -3,7 +3,6 @@ checked against LINE's webhook.yml."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 from collections.abc import Iterator
 from typing import Any
@@ -37,6 +36,7 @@ from emulator.control import ControlError
 from emulator.events import ULID_PATTERN, UlidGenerator, picked_value
 from emulator.server import RunningEmulator
 from emulator.state import Alias, Channel, RichMenu
+from tests.conftest import run_async
 from tests.emulator.openapi import schema_errors
 from tests.emulator.webhook_receiver import Receiver
 
@@ -514,7 +514,7 @@ def test_user_sends_from_another_module(
         await webhook.on_shutdown(None)
         return [m.message_id for m in sent]
 
-    message_ids = asyncio.run(liff_send())
+    message_ids = run_async(liff_send())
     assert [m.message_id for m in channel.user_messages[-3:]] == message_ids
     assert channel.user_messages[-3].message == {"type": "text", "text": "LIFF から"}
     assert channel.user_messages[-2].message["originalContentUrl"] == photo["originalContentUrl"]
@@ -528,7 +528,7 @@ def test_user_sends_from_another_module(
     for request in receiver.requests:
         assert schema_errors("webhook.yml", "CallbackRequest", request.json()) == []
     with pytest.raises(ControlError, match="https"):
-        asyncio.run(
+        run_async(
             user_sends(
                 emulator.store,
                 channel,
