@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from wagtail.contrib.settings.models import BaseGenericSetting, register_setting
 
 from kairan.core.crypto import EncryptedJSONField, EncryptedTextField
+from line_channel.panels_settings import SETTINGS_EDIT_HANDLER
 
 
 @register_setting(icon="link", name="line-channel")
@@ -43,6 +44,9 @@ class LineChannelSettings(BaseGenericSetting):
     basic_id = models.CharField(_("ベーシックID"), max_length=40, blank=True)
     bot_display_name = models.CharField(_("アカウント名"), max_length=100, blank=True)
     checked_at = models.DateTimeField(_("接続確認日時"), null=True, blank=True)
+
+    # The edit screen (panels, secrets never shown back, the test buttons): line_channel.panels_settings.
+    edit_handler = SETTINGS_EDIT_HANDLER
 
     class Meta:
         verbose_name = _("LINE連携設定")

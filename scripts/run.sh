@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Start the whole product on SQLite with demo data: web (gunicorn) + Django-Q cluster.
+# Start the whole product on SQLite with demo data: web (gunicorn) + Django-Q cluster + LINE emulator.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -7,13 +7,19 @@ export KAIRAN_DEMO=1
 export DJANGO_SETTINGS_MODULE=kairan.settings
 HOST="${KAIRAN_HOST:-127.0.0.1}"
 PORT="${KAIRAN_PORT:-8000}"
+EMULATOR_PORT="${KAIRAN_EMULATOR_PORT:-8100}"
 export KAIRAN_BASE_URL="${KAIRAN_BASE_URL:-http://$HOST:$PORT}"
+# The LINE emulator plays LINE: web and cluster (started below, so both inherit these) call its hosts.
+export KAIRAN_LINE_API_BASE="${KAIRAN_LINE_API_BASE:-http://$HOST:$EMULATOR_PORT/api}"
+export KAIRAN_LINE_DATA_BASE="${KAIRAN_LINE_DATA_BASE:-http://$HOST:$EMULATOR_PORT/api-data}"
 PY=.venv/bin/python
 mkdir -p var/log
 
 echo "Preparing the database (migrate, cache table, static files, schedules) ..."
 KAIRAN_LOG_LEVEL=warning $PY manage.py prepare
 logins="$(KAIRAN_LOG_LEVEL=warning $PY manage.py load_demo)"
+# LINE連携設定 <- the emulator's channel (channel id, secret, access token; stored encrypted).
+KAIRAN_LOG_LEVEL=warning $PY manage.py configure_line --emulator >/dev/null
 
 pids=()
 cleanup() {
@@ -23,13 +29,15 @@ cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
 }
-trap cleanup INT TERM EXIT
+# Ctrl+C while starting must stop here too (a trap alone would resume the start-up steps).
+trap cleanup EXIT
+trap 'cleanup; exit 130' INT TERM
 
 $PY manage.py qcluster >>var/log/qcluster.log 2>&1 &
 pids+=($!)
-EMULATOR_PORT="${KAIRAN_EMULATOR_PORT:-8100}"
+# LINE (the emulator) posts the virtual users' events to Kairan's webhook receiver.
 $PY -m emulator --host "$HOST" --port "$EMULATOR_PORT" --state-file var/emulator.json \
-  --log-level warning >>var/log/emulator.log 2>&1 &
+  --webhook-url "http://$HOST:$PORT/line/webhook/" --log-level warning >>var/log/emulator.log 2>&1 &
 pids+=($!)
 .venv/bin/gunicorn kairan.wsgi --bind "$HOST:$PORT" --workers 2 --threads 4 \
   --access-logfile var/log/access.log --error-logfile var/log/web.log &
@@ -42,6 +50,10 @@ urllib.request.urlopen(f"http://{sys.argv[1]}:{sys.argv[2]}/admin/login/", timeo
 PYEOF
   sleep 0.5
 done
+# Connection test (bot info into LINE連携設定), then set the webhook URL through the API (a state
+# file of an earlier run may hold another one) and let LINE test it: the whole chain, end to end.
+line_status="$(KAIRAN_LOG_LEVEL=warning $PY manage.py configure_line --check --register-webhook \
+  --wait 20 2>&1 | grep -v '^LINE連携設定:')" || line_status="LINE 連携の確認に失敗しました: $line_status"
 
 cat <<TXT
 
@@ -51,6 +63,9 @@ cat <<TXT
    公開サイト:               http://$HOST:$PORT/
    稼働確認 (health):        http://$HOST:$PORT/healthz
    LINE エミュレーター (phone simulator): http://$HOST:$EMULATOR_PORT/
+     スマホ画面で「友だち追加」すると、数秒で管理画面の「友だち」に表示されます。
+     LINE連携設定 (設定 → LINE連携設定) はエミュレーターのチャネルです。
+$line_status
 $logins
  Logs: var/log/   Stop: Ctrl+C
 ==============================================================

@@ -154,6 +154,9 @@ else:
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": SQLITE_PATH,
+            # Keep each thread's connection: opening one runs the PRAGMAs, and closing the last
+            # one checkpoints the WAL, which cost several milliseconds per request.
+            "CONN_MAX_AGE": 60,
             "OPTIONS": {
                 "transaction_mode": "IMMEDIATE",
                 "timeout": env_int("KAIRAN_SQLITE_BUSY_TIMEOUT", 20, minimum=1),
@@ -306,6 +309,16 @@ KAIRAN_LINE_RATE_LIMITS: dict[str, tuple[int, int]] = {
     "richmenu.delete": (100, 3600),
     "richmenu.batch": (3, 3600),
 }
+# The outbox (line_channel.outbox): sends per item before it fails for good, seconds after
+# which an item whose sender died is taken over (longer than one send with all its retries),
+# first backoff between attempts, sender threads per Django-Q task and a task's time budget;
+# and how long after the event a reply token is used (LINE: about 30 s; push after that).
+KAIRAN_OUTBOX_MAX_ATTEMPTS = env_int("KAIRAN_OUTBOX_MAX_ATTEMPTS", 8, minimum=1)
+KAIRAN_OUTBOX_CLAIM_TIMEOUT = env_int("KAIRAN_OUTBOX_CLAIM_TIMEOUT", 120, minimum=1)
+KAIRAN_OUTBOX_BACKOFF = float(env_int("KAIRAN_OUTBOX_BACKOFF_MS", 5000, minimum=0)) / 1000
+KAIRAN_OUTBOX_THREADS = env_int("KAIRAN_OUTBOX_THREADS", 4, minimum=1, maximum=32)
+KAIRAN_OUTBOX_PUMP_SECONDS = env_int("KAIRAN_OUTBOX_PUMP_SECONDS", 50, minimum=1)
+KAIRAN_LINE_REPLY_WINDOW = env_int("KAIRAN_LINE_REPLY_WINDOW", 20, minimum=0)
 if (raw_limits := env_str("KAIRAN_LINE_RATE_LIMITS", "")):
     import json as _json
 

@@ -4,6 +4,7 @@ from wagtail.admin import urls as wagtailadmin_urls
 from wagtail.documents import urls as wagtaildocs_urls
 
 from kairan.core import views as core_views
+from line_channel import webhook as line_webhook
 from search import views as search_views
 
 urlpatterns = [
@@ -13,6 +14,8 @@ urlpatterns = [
     path("search/", search_views.search, name="search"),
     # Manual pages marked "public: yes" (the login help), readable before logging in.
     path("manual/", include("kairan.manual.public_urls")),
+    # LINE posts webhook events here (signed; no CSRF token, no session).
+    path("line/webhook/", line_webhook.receive, name="line_webhook"),
     # Everything else is a Wagtail page; this must stay last.
     path("", include(wagtail_urls)),
 ]

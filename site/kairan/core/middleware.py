@@ -7,6 +7,15 @@ from collections.abc import Callable
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
+# Paths only machines call (LINE's signed webhook): no staff member, session or cookie is ever
+# involved, so middleware that serves staff (session rules, operation and access logs) returns
+# at once for them instead of loading ``request.user``.
+MACHINE_PATH_PREFIXES = ("/line/webhook/",)
+
+
+def is_machine_request(request: HttpRequest) -> bool:
+    return request.path_info.startswith(MACHINE_PATH_PREFIXES)
+
 
 class ContentSecurityPolicyMiddleware:
     """Adds the Content-Security-Policy header (``KAIRAN_CSP``) to every response."""

@@ -28,6 +28,27 @@ SCHEDULES: tuple[ScheduleSpec, ...] = (
     ScheduleSpec(
         "kairan.oplog.verify", "kairan.oplog.tasks.verify_operation_log", Schedule.CRON, cron="0 4 * * *"
     ),
+    # Webhook events still pending (a stopped cluster, a failed task): nothing stored is lost.
+    ScheduleSpec(
+        "line_channel.webhook.process",
+        "line_channel.tasks.process_pending_webhook_events",
+        Schedule.MINUTES,
+        minutes=1,
+    ),
+    ScheduleSpec(
+        "line_channel.followers.profiles",
+        "line_channel.tasks.refresh_follower_profiles",
+        Schedule.MINUTES,
+        minutes=10,
+    ),
+    # LINE outbox: requeue items whose sender died, send what is due (enqueues also wake senders).
+    ScheduleSpec("line_channel.outbox.tick", "line_channel.tasks_outbox.tick", Schedule.MINUTES, minutes=1),
+    ScheduleSpec(
+        "line_channel.ratelimit.purge",
+        "line_channel.tasks_outbox.purge_rate_windows",
+        Schedule.CRON,
+        cron="17 * * * *",
+    ),
 )
 
 

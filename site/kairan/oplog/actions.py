@@ -28,6 +28,8 @@ ACTIONS: dict[str, tuple[str, Category]] = {
     "kairan.settings.update": ("設定の変更", Category.SETTINGS),
     "kairan.export": ("エクスポート", Category.EXPORT),
     "kairan.oplog.purged": ("保存期間を過ぎたログの削除", Category.SYSTEM),
+    "line.connection_test": ("LINE 接続テスト", Category.SETTINGS),
+    "line.webhook_register": ("LINE Webhook URL の設定とテスト", Category.SETTINGS),
 }
 
 
