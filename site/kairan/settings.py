@@ -100,6 +100,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "kairan.core.middleware.MachineEndpointMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "kairan.core.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",

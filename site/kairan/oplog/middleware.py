@@ -8,7 +8,6 @@ from collections.abc import Callable
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 
-from kairan.core.middleware import is_machine_request
 from kairan.oplog import context
 from kairan.oplog.services import record, record_access
 from kairan.oplog.signals import flush_pending_writes
@@ -30,8 +29,6 @@ class OperationContextMiddleware:
         self.admin_prefix = reverse("wagtailadmin_home")
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if is_machine_request(request):  # LINE's webhook: neither a staff write nor an admin screen
-            return self.get_response(request)
         started = time.monotonic()
         token = context.activate(request)
         try:

@@ -11,7 +11,6 @@ from django.contrib.auth import logout
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import Resolver404, resolve, reverse
 
-from kairan.core.middleware import is_machine_request
 from kairan.oplog.services import record
 from kairan.staff.roles import mfa_required
 
@@ -45,8 +44,6 @@ class StaffSessionMiddleware:
         self.admin_prefix = reverse("wagtailadmin_home")
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if is_machine_request(request):  # LINE's webhook: no staff session to check
-            return self.get_response(request)
         user = getattr(request, "user", None)
         if user is None or not user.is_authenticated:
             return self.get_response(request)
