@@ -317,10 +317,10 @@ KAIRAN_LINE_RATE_LIMITS: dict[str, tuple[int, int]] = {
 KAIRAN_OUTBOX_MAX_ATTEMPTS = env_int("KAIRAN_OUTBOX_MAX_ATTEMPTS", 8, minimum=1)
 KAIRAN_OUTBOX_CLAIM_TIMEOUT = env_int("KAIRAN_OUTBOX_CLAIM_TIMEOUT", 120, minimum=1)
 KAIRAN_OUTBOX_BACKOFF = float(env_int("KAIRAN_OUTBOX_BACKOFF_MS", 5000, minimum=0)) / 1000
-KAIRAN_OUTBOX_THREADS = env_int("KAIRAN_OUTBOX_THREADS", 4, minimum=1, maximum=32)
+KAIRAN_OUTBOX_THREADS = env_int("KAIRAN_OUTBOX_THREADS", 8, minimum=1, maximum=32)
 KAIRAN_OUTBOX_PUMP_SECONDS = env_int("KAIRAN_OUTBOX_PUMP_SECONDS", 50, minimum=1)
 KAIRAN_LINE_REPLY_WINDOW = env_int("KAIRAN_LINE_REPLY_WINDOW", 20, minimum=0)
-if (raw_limits := env_str("KAIRAN_LINE_RATE_LIMITS", "")):
+if raw_limits := env_str("KAIRAN_LINE_RATE_LIMITS", ""):
     import json as _json
 
     try:
