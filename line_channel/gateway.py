@@ -52,6 +52,7 @@ class LineApiError(Exception):
     message: str
     details: list[dict[str, str]] = field(default_factory=list)
     request_id: str = ""
+    accepted_request_id: str = ""  # on a 409: the request id of the send LINE accepted earlier
 
     def __str__(self) -> str:
         detail = "; ".join(f"{d.get('property', '')}: {d.get('message', '')}" for d in self.details)
@@ -109,6 +110,7 @@ def _error_from(exc: ApiException) -> LineApiError:
         message=str(body.get("message") or exc.reason or "error"),
         details=list(body.get("details") or []),
         request_id=str(headers.get("x-line-request-id", "")),
+        accepted_request_id=str(headers.get("x-line-accepted-request-id", "")),
     )
 
 
@@ -173,7 +175,7 @@ class Gateway:
         except LineApiError as error:
             if error.status == 409:
                 # Accepted before under this retry key (our earlier answer was lost): already sent.
-                return Sent(request_id=error.request_id, duplicate=True)
+                return Sent(request_id=error.accepted_request_id or error.request_id, duplicate=True)
             raise
         headers = response.headers or {}
         data = response.data

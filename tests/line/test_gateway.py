@@ -41,6 +41,8 @@ def test_lost_answer_is_retried_with_the_same_key_and_sent_once(
     with Gateway.from_settings() as gateway:
         again = gateway.push(to=user, messages=TEXT, retry_key=key)
     assert again.duplicate
+    # The id of the send LINE accepted (the one whose answer was lost), not of the 409.
+    assert again.request_id == emu.received(user)[0]["request_id"]
     assert len(emu.received(user)) == 1
 
 
