@@ -24,13 +24,9 @@ from django.conf import settings
 from linebot.v3.messaging import (
     ApiClient,
     ApiException,
-    BroadcastRequest,
     Configuration,
     MessagingApi,
     MessagingApiBlob,
-    MulticastRequest,
-    PushMessageRequest,
-    ReplyMessageRequest,
     SetWebhookEndpointRequest,
     TestWebhookEndpointRequest,
 )
@@ -130,6 +126,7 @@ class Gateway:
         self.timeout = timeout if timeout is not None else settings.KAIRAN_LINE_TIMEOUT
         self.attempts = attempts if attempts is not None else settings.KAIRAN_LINE_ATTEMPTS
         self.backoff = backoff if backoff is not None else settings.KAIRAN_LINE_BACKOFF
+        self._token = access_token
         self._api = ApiClient(Configuration(host=self.api_base, access_token=access_token))
         self._data = ApiClient(Configuration(host=self.data_base, access_token=access_token))
         self.messaging = MessagingApi(self._api)
@@ -169,30 +166,49 @@ class Gateway:
         assert last is not None
         raise last
 
-    def _send(self, endpoint: str, operation: Callable[[], Any]) -> Sent:
+    def _send(self, endpoint: str, path: str, body: dict[str, Any], retry_key: str | None = None) -> Sent:
+        """POST a send request through the SDK's transport.
+
+        The message objects are sent as the JSON they already are (LINE validates them and
+        answers 400 with details): building the SDK's models for 500 recipients costs more
+        than the request itself, and fan-out makes thousands of these.
+        """
+        headers = {"Content-Type": "application/json", "Authorization": f"Bearer {self._token}"}
+        if retry_key:
+            headers["X-Line-Retry-Key"] = retry_key
+        url = self.api_base + path
+
+        def post() -> Any:
+            return self._api.rest_client.request(
+                "POST", url, headers=headers, body=body, _request_timeout=self.timeout
+            )
+
         try:
-            response = self._call(endpoint, operation)
+            response = self._call(endpoint, post)
         except LineApiError as error:
             if error.status == 409:
                 # Accepted before under this retry key (our earlier answer was lost): already sent.
                 return Sent(request_id=error.accepted_request_id or error.request_id, duplicate=True)
             raise
-        headers = response.headers or {}
-        data = response.data
-        sent = [m.to_dict() for m in (getattr(data, "sent_messages", None) or [])]
-        return Sent(request_id=str(headers.get("x-line-request-id", "")), sent_messages=sent)
+        data = json.loads(response.data or b"{}")
+        request_id = str(response.getheader("x-line-request-id") or "")
+        return Sent(request_id=request_id, sent_messages=list(data.get("sentMessages") or []))
+
+    @staticmethod
+    def _message_body(
+        messages: list[dict[str, Any]], notification_disabled: bool, aggregation_unit: str = ""
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {"messages": messages, "notificationDisabled": notification_disabled}
+        if aggregation_unit:
+            body["customAggregationUnits"] = [aggregation_unit]
+        return body
 
     # --- sending -------------------------------------------------------------------------
     def reply(
         self, *, reply_token: str, messages: list[dict[str, Any]], notification_disabled: bool = False
     ) -> Sent:
-        request = ReplyMessageRequest.from_dict(
-            {"replyToken": reply_token, "messages": messages, "notificationDisabled": notification_disabled}
-        )
-        return self._send(
-            "reply",
-            lambda: self.messaging.reply_message_with_http_info(request, _request_timeout=self.timeout),
-        )
+        body = {"replyToken": reply_token, **self._message_body(messages, notification_disabled)}
+        return self._send("reply", "/v2/bot/message/reply", body)
 
     def push(
         self,
@@ -203,16 +219,8 @@ class Gateway:
         notification_disabled: bool = False,
         aggregation_unit: str = "",
     ) -> Sent:
-        body: dict[str, Any] = {"to": to, "messages": messages, "notificationDisabled": notification_disabled}
-        if aggregation_unit:
-            body["customAggregationUnits"] = [aggregation_unit]
-        request = PushMessageRequest.from_dict(body)
-        return self._send(
-            "push",
-            lambda: self.messaging.push_message_with_http_info(
-                request, x_line_retry_key=retry_key, _request_timeout=self.timeout
-            ),
-        )
+        body = {"to": to, **self._message_body(messages, notification_disabled, aggregation_unit)}
+        return self._send("push", "/v2/bot/message/push", body, retry_key)
 
     def multicast(
         self,
@@ -225,28 +233,17 @@ class Gateway:
     ) -> Sent:
         if not 1 <= len(to) <= 500:
             raise ValueError("multicast takes 1 to 500 recipients")
-        body: dict[str, Any] = {"to": to, "messages": messages, "notificationDisabled": notification_disabled}
-        if aggregation_unit:
-            body["customAggregationUnits"] = [aggregation_unit]
-        request = MulticastRequest.from_dict(body)
-        return self._send(
-            "multicast",
-            lambda: self.messaging.multicast_with_http_info(
-                request, x_line_retry_key=retry_key, _request_timeout=self.timeout
-            ),
-        )
+        body = {"to": to, **self._message_body(messages, notification_disabled, aggregation_unit)}
+        return self._send("multicast", "/v2/bot/message/multicast", body, retry_key)
 
     def broadcast(
         self, *, messages: list[dict[str, Any]], retry_key: str, notification_disabled: bool = False
     ) -> Sent:
-        request = BroadcastRequest.from_dict(
-            {"messages": messages, "notificationDisabled": notification_disabled}
-        )
         return self._send(
             "broadcast",
-            lambda: self.messaging.broadcast_with_http_info(
-                request, x_line_retry_key=retry_key, _request_timeout=self.timeout
-            ),
+            "/v2/bot/message/broadcast",
+            self._message_body(messages, notification_disabled),
+            retry_key,
         )
 
     # --- reading ---------------------------------------------------------------------------

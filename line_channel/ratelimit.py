@@ -22,10 +22,27 @@ from line_channel.models import RateWindow
 MAX_WAIT_SECONDS = 5.0
 
 
+# Short limits (per second) are counted in tenths of their period, each allowed its share
+# minus a margin, so that no stretch of the full period anywhere holds more than the limit
+# (LINE may count over any sliding second); long ones (per hour) in whole periods.
+SLICES = 10
+
+
 @dataclass(frozen=True)
 class Limit:
     count: int
     seconds: int
+
+    @property
+    def window_seconds(self) -> float:
+        return self.seconds / SLICES if self.seconds <= 60 else float(self.seconds)
+
+    @property
+    def per_window(self) -> int:
+        if self.seconds > 60:
+            return self.count
+        # k slices can touch a stretch of SLICES + 1 slices: keep their sum within the limit.
+        return max(1, self.count // (SLICES + 1))
 
 
 class RateLimited(Exception):
@@ -42,7 +59,7 @@ def limit_for(endpoint: str) -> Limit | None:
 
 
 def _take(endpoint: str, window: int, limit: Limit) -> bool:
-    if RateWindow.objects.filter(endpoint=endpoint, window=window, count__lt=limit.count).update(
+    if RateWindow.objects.filter(endpoint=endpoint, window=window, count__lt=limit.per_window).update(
         count=F("count") + 1
     ):
         return True
@@ -64,10 +81,11 @@ def acquire(endpoint: str, *, max_wait: float = MAX_WAIT_SECONDS) -> None:
     deadline = time.monotonic() + max_wait
     while True:
         now = time.time()
-        window = int(now // limit.seconds)
+        length = limit.window_seconds
+        window = int(now // length)
         if _take(endpoint, window, limit):
             return
-        wait = (window + 1) * limit.seconds - now
+        wait = (window + 1) * length - now
         if time.monotonic() + wait > deadline:
             raise RateLimited(endpoint, wait)
         time.sleep(max(wait, 0.001))
@@ -78,8 +96,8 @@ def purge_old_windows(*, older_than_seconds: int = 7200) -> int:
     deleted = 0
     now = time.time()
     for endpoint, (count, seconds) in settings.KAIRAN_LINE_RATE_LIMITS.items():
-        del count
-        current = int(now // seconds)
-        keep_from = current - max(1, older_than_seconds // seconds)
+        length = Limit(count, seconds).window_seconds
+        current = int(now // length)
+        keep_from = current - max(1, int(older_than_seconds // length))
         deleted += RateWindow.objects.filter(endpoint=endpoint, window__lt=keep_from).delete()[0]
     return deleted
