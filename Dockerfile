@@ -1,4 +1,4 @@
-# Kairan web image: the same locked dependencies as `make run`, served by gunicorn,
+# Kairan web image: the same locked dependencies as `make run`, served by granian (WSGI),
 # static files by WhiteNoise. compose.yaml runs it with a Django-Q cluster and PostgreSQL.
 FROM python:3.11-slim-bookworm
 
@@ -20,4 +20,4 @@ EXPOSE 8000
 
 # `manage.py prepare` (migrate, cache table, static files, schedules) is the
 # command `make run` runs too; compose.yaml runs it once before web and cluster.
-CMD ["gunicorn", "kairan.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3", "--threads", "4", "--access-logfile", "-"]
+CMD ["granian", "--interface", "wsgi", "kairan.wsgi:application", "--host", "0.0.0.0", "--port", "8000", "--workers", "3", "--blocking-threads", "4", "--access-log"]

@@ -5,12 +5,13 @@ Usage: .venv/bin/python bench/webhook_ingest.py [--requests N] [--concurrency C]
 
 Prepares a fresh database (SQLite in a temporary directory by default; with
 ``--database-url`` a scratch PostgreSQL database of that name, created and dropped by
-this script), saves a channel secret in LINE連携設定, serves Kairan with gunicorn (gthread
-workers, every middleware of our settings) and drives ``POST /line/webhook/`` from a load
-generator in another process: C keep-alive connections, each request one LINE-shaped
-message event with its own ``webhookEventId``, signed like LINE signs. After a warm-up,
-the timed run's latencies are measured per request. Afterwards every event answered 200 is
-looked up in the database: ``lost`` counts those missing plus every answer that was not 200.
+this script), saves a channel secret in LINE連携設定, serves Kairan with granian
+(as ``make run`` and the Docker image do: WSGI workers, every middleware of our settings)
+and drives ``POST /line/webhook/`` from a load generator in another process: C keep-alive
+connections, each request one LINE-shaped message event with its own ``webhookEventId``,
+signed like LINE signs. After a warm-up, the timed run's latencies are measured per
+request. Afterwards every event answered 200 is looked up in the database: ``lost`` counts
+those missing plus every answer that was not 200.
 
 The last line is one JSON object: db, requests, req_per_s, p50_ms, p99_ms, lost.
 """
@@ -38,7 +39,7 @@ from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
-GUNICORN = str(Path(sys.executable).with_name("gunicorn"))
+SERVER = str(Path(sys.executable).with_name("granian"))
 SECRET = "bench-channel-secret-0123456789abcdef"  # noqa: S105 - a throwaway database's
 BOT = "U0000000000000000000000000000b007"
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -107,8 +108,11 @@ async def _drive(port: int, requests: list[bytes], concurrency: int) -> tuple[li
                 headers = {
                     k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:] if line)
                 }
-                length = int(headers.get("content-length", "0"))
-                if length:
+                if headers.get("transfer-encoding", "").lower() == "chunked":
+                    while size := int((await reader.readuntil(b"\r\n")).split(b";")[0], 16):
+                        await reader.readexactly(size + 2)
+                    await reader.readuntil(b"\r\n")
+                elif length := int(headers.get("content-length", "0")):
                     await reader.readexactly(length)
                 statuses[index] = status
                 if headers.get("connection", "").lower() == "close":
@@ -171,7 +175,7 @@ def wait_for(url: str, seconds: float, server: subprocess.Popen[bytes]) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if server.poll() is not None:
-            raise SystemExit(f"gunicorn exited with {server.returncode}")
+            raise SystemExit(f"granian exited with {server.returncode}")
         try:
             with urllib.request.urlopen(url, timeout=2):  # noqa: S310 - our own local server
                 return
@@ -227,21 +231,21 @@ def run(args: argparse.Namespace) -> None:
         connections.close_all()
 
         port = args.port or free_port()
-        log = (tmp / "gunicorn.log").open("wb")
-        server = subprocess.Popen(  # noqa: S603 - the venv's gunicorn
+        log = (tmp / "web.log").open("wb")
+        server = subprocess.Popen(  # noqa: S603 - the venv's granian
             [
-                GUNICORN,
-                "kairan.wsgi",
-                "--bind",
-                f"127.0.0.1:{port}",
+                SERVER,
+                "--interface",
+                "wsgi",
+                "kairan.wsgi:application",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
                 "--workers",
                 str(args.workers),
-                "--threads",
+                "--blocking-threads",
                 str(args.threads),
-                "--worker-class",
-                "gthread",
-                "--keep-alive",
-                "30",
                 "--backlog",
                 "2048",
                 "--log-level",
@@ -290,7 +294,7 @@ def run(args: argparse.Namespace) -> None:
         db = "postgresql" if args.database_url else "sqlite"
         print(
             f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
-            f"gunicorn {args.workers} workers x {args.threads} threads (gthread); "
+            f"granian {args.workers} workers x {args.threads} blocking threads (WSGI); "
             f"load: {args.concurrency} connections, {args.warmup} warm-up + {args.requests} timed requests"
         )
         print(
@@ -331,13 +335,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--requests", type=int, default=5000, help="timed requests (default 5000)")
-    parser.add_argument("--warmup", type=int, default=500, help="requests before timing (default 500)")
+    parser.add_argument("--requests", type=int, default=10000, help="timed requests (default 10000)")
+    parser.add_argument("--warmup", type=int, default=2000, help="requests before timing (default 2000)")
     parser.add_argument("--concurrency", type=int, default=32, help="keep-alive connections (default 32)")
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes (default 2)")
+    parser.add_argument("--workers", type=int, default=2, help="web worker processes (default 2)")
     parser.add_argument("--threads", type=int, default=4, help="threads per worker (default 4)")
     parser.add_argument("--database-url", default="", help="postgres://…/SCRATCH (created and dropped)")
-    parser.add_argument("--port", type=int, default=0, help="port for gunicorn (default: a free one)")
+    parser.add_argument("--port", type=int, default=0, help="port for the web server (default: a free one)")
     parser.add_argument("--generate", default="", help=argparse.SUPPRESS)  # the load generator's own run
     args = parser.parse_args()
     if args.generate:

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Start the whole product on SQLite with demo data: web (gunicorn) + Django-Q cluster + LINE emulator.
+# Start the whole product on SQLite with demo data: web (granian) + Django-Q cluster + LINE emulator.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -39,8 +39,8 @@ pids+=($!)
 $PY -m emulator --host "$HOST" --port "$EMULATOR_PORT" --state-file var/emulator.json \
   --webhook-url "http://$HOST:$PORT/line/webhook/" --log-level warning >>var/log/emulator.log 2>&1 &
 pids+=($!)
-.venv/bin/gunicorn kairan.wsgi --bind "$HOST:$PORT" --workers 2 --threads 4 \
-  --access-logfile var/log/access.log --error-logfile var/log/web.log &
+.venv/bin/granian --interface wsgi kairan.wsgi:application --host "$HOST" --port "$PORT" \
+  --workers 2 --blocking-threads 4 --access-log --log-level warning >>var/log/web.log 2>&1 &
 pids+=($!)
 
 for _ in $(seq 1 60); do

@@ -158,7 +158,8 @@ def test_docker_uses_the_same_lock_and_commands_as_make_run() -> None:
     assert "manage.py prepare" in run
     assert '["python", "manage.py", "prepare"]' in compose
     assert '["python", "manage.py", "qcluster"]' in compose and "manage.py qcluster" in run
-    assert "gunicorn" in dockerfile and "gunicorn kairan.wsgi" in run
+    server = "granian --interface wsgi kairan.wsgi:application"
+    assert "kairan.wsgi:application" in dockerfile and server in run
     assert "PYTHONPATH=/app:/app/site" in dockerfile
     # Every runtime package of the lock is pinned with hashes.
     lock = (ROOT / "requirements.lock").read_text()

@@ -1,4 +1,4 @@
-"""WSGI entry point (gunicorn kairan.wsgi)."""
+"""WSGI entry point (granian --interface wsgi kairan.wsgi:application)."""
 
 import os
 

@@ -327,7 +327,7 @@ def test_make_run_points_web_and_cluster_at_the_emulator_and_its_webhook_at_kair
         assert match and match.group(1) == value, name
         # Exported before the web server and the cluster start, so both inherit it.
         assert match.start() < run.index("manage.py qcluster") and match.start() < run.index(
-            "gunicorn kairan.wsgi"
+            "kairan.wsgi:application"
         )
     assert run.index("EMULATOR_PORT=") < run.index("export KAIRAN_LINE_API_BASE")
     # The emulator's channel is stored in LINE連携設定 before the processes start, then checked.

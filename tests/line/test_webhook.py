@@ -93,6 +93,7 @@ def test_fixtures_are_shaped_like_lines_webhook_bodies() -> None:
 def test_verify_request_answers_200_and_stores_nothing(client: Client, secret: str) -> None:
     response = post(client, fixture_body("verify"))
     assert response.status_code == 200 and response.content == b""
+    assert response["Content-Length"] == "0"  # not chunked: LINE reads a plain 200
     assert WebhookEvent.objects.count() == 0
     assert OrmQ.objects.count() == 0
 
@@ -295,6 +296,27 @@ def test_concurrent_deliveries_of_one_event_store_it_once(secret: str) -> None:
     assert errors == []
     stored = WebhookEvent.objects.get()
     assert stored.duplicates == 5
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_database_connection_dropped_between_requests_loses_no_event(client: Client, secret: str) -> None:
+    """The receiver skips Django's per-request ping; a dead connection is replaced on failure."""
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite connections do not drop")
+    first = fixture_body("follow")
+    assert post(client, first).status_code == 200
+    connection.ensure_connection()
+    backend = connection.connection.info.backend_pid
+    other = connections.create_connection("default")
+    try:
+        with other.cursor() as cursor:
+            cursor.execute("SELECT pg_terminate_backend(%s)", [backend])
+    finally:
+        other.close()
+    second = fixture_body("message_text")
+    assert post(client, second).status_code == 200
+    assert WebhookEvent.objects.count() == 2
+    assert connection.connection.info.backend_pid != backend
 
 
 # --- the emulator's real posts ------------------------------------------------------------------------

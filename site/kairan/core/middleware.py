@@ -27,7 +27,11 @@ class MachineEndpointMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         view = self.views.get(request.path_info)
         if view is not None:
-            return view(request)
+            response = view(request)
+            # What CommonMiddleware would add: without it a WSGI server may answer HTTP/1.1 chunked.
+            if not response.streaming and "Content-Length" not in response:
+                response["Content-Length"] = str(len(response.content))
+            return response
         return self.get_response(request)
 
 
