@@ -182,6 +182,16 @@ class OutboxItem(models.Model):
         return f"{self.get_kind_display()} #{self.pk} ({self.get_state_display()})"
 
 
+class RateSlot(models.Model):
+    """When the next request to one LINE endpoint may start (short limits, shared by all processes)."""
+
+    endpoint = models.CharField(max_length=40, unique=True)
+    next_at = models.FloatField(default=0.0)  # seconds since the epoch
+
+    def __str__(self) -> str:
+        return f"{self.endpoint} @ {self.next_at:.3f}"
+
+
 class RateWindow(models.Model):
     """Requests made to one LINE endpoint in one time window, shared by every worker process."""
 

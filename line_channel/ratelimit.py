@@ -1,10 +1,16 @@
 """Per-endpoint rate limits shared by every process that talks to LINE.
 
-Several web processes and Django-Q clusters (on several machines) share one
-database, so the count of requests per window lives there: each request
-increments its window's row with a conditional UPDATE and waits for the next
-window when the row is full. Long windows (per hour) are not waited for: the
-caller gets ``RateLimited`` with the seconds to wait and reschedules.
+Several web processes and Django-Q clusters (on several machines) share one database, so the
+limiter's state lives there.
+
+- **Short limits** (per second, e.g. multicast 200/s) are paced: one row per endpoint holds the
+  time the next request may start, and each request reserves its slot with one conditional
+  ``UPDATE … RETURNING`` (``next_at = max(next_at, now) + interval``), then sleeps until it.
+  Requests are thus at least ``interval`` apart, so no sliding period anywhere holds more than
+  the limit (LINE may count over any sliding second), at ``1 - PACE_MARGIN`` of the limit: the
+  margin absorbs the jitter between our clock and the moment LINE counts the request.
+- **Long limits** (per hour, e.g. broadcast 60/h) are counted per window, and a full window is
+  not waited for: the caller gets ``RateLimited`` with the seconds to wait and reschedules.
 """
 
 from __future__ import annotations
@@ -13,19 +19,17 @@ import time
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 
-from line_channel.models import RateWindow
+from line_channel.models import RateSlot, RateWindow
 
-# How long acquire() may sleep for a window to open; longer waits raise RateLimited.
+# How long acquire() may wait for its slot; longer waits raise RateLimited.
 MAX_WAIT_SECONDS = 5.0
-
-
-# Short limits (per second) are counted in tenths of their period, each allowed its share
-# minus a margin, so that no stretch of the full period anywhere holds more than the limit
-# (LINE may count over any sliding second); long ones (per hour) in whole periods.
-SLICES = 10
+# Short limits are paced at this fraction below the limit (about 10 requests a second of slack
+# at LINE's 200/s for multicast, for network jitter).
+PACE_MARGIN = 0.05
+SHORT_LIMIT_SECONDS = 60
 
 
 @dataclass(frozen=True)
@@ -34,15 +38,14 @@ class Limit:
     seconds: int
 
     @property
-    def window_seconds(self) -> float:
-        return self.seconds / SLICES if self.seconds <= 60 else float(self.seconds)
+    def paced(self) -> bool:
+        return self.seconds <= SHORT_LIMIT_SECONDS
 
     @property
-    def per_window(self) -> int:
-        if self.seconds > 60:
-            return self.count
-        # k slices can touch a stretch of SLICES + 1 slices: keep their sum within the limit.
-        return max(1, self.count // (SLICES + 1))
+    def interval(self) -> float:
+        """Seconds between two paced requests: any period of ``seconds`` holds at most
+        ``seconds / interval + 1`` of them, which stays within ``count``."""
+        return self.seconds / max(1.0, (self.count - 1) * (1 - PACE_MARGIN))
 
 
 class RateLimited(Exception):
@@ -58,8 +61,43 @@ def limit_for(endpoint: str) -> Limit | None:
     return Limit(*spec) if spec else None
 
 
+# --- short limits: paced slots ------------------------------------------------------------------
+
+
+def _reserve(endpoint: str, limit: Limit, now: float, max_wait: float) -> float:
+    """Reserve the next slot no later than ``now + max_wait``; return its start time.
+
+    Raises ``RateLimited`` when the next free slot is further away than that.
+    """
+    interval = limit.interval
+    quote = connection.ops.quote_name
+    greatest = "GREATEST" if connection.vendor == "postgresql" else "MAX"
+    column = quote("next_at")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {quote(RateSlot._meta.db_table)} SET {column} = {greatest}({column}, %s) + %s "  # noqa: S608 - names from the model
+            f"WHERE {quote('endpoint')} = %s AND {column} <= %s RETURNING {column}",
+            [now, interval, endpoint, now + max_wait],
+        )
+        row = cursor.fetchone()
+    if row is not None:
+        return float(row[0]) - interval
+    next_at = RateSlot.objects.filter(endpoint=endpoint).values_list("next_at", flat=True).first()
+    if next_at is not None:
+        raise RateLimited(endpoint, next_at - now)
+    try:
+        with transaction.atomic():
+            RateSlot.objects.create(endpoint=endpoint, next_at=now + interval)
+        return now
+    except IntegrityError:  # another process created it first
+        return _reserve(endpoint, limit, now, max_wait)
+
+
+# --- long limits: counted windows ----------------------------------------------------------------
+
+
 def _take(endpoint: str, window: int, limit: Limit) -> bool:
-    if RateWindow.objects.filter(endpoint=endpoint, window=window, count__lt=limit.per_window).update(
+    if RateWindow.objects.filter(endpoint=endpoint, window=window, count__lt=limit.count).update(
         count=F("count") + 1
     ):
         return True
@@ -78,17 +116,15 @@ def acquire(endpoint: str, *, max_wait: float = MAX_WAIT_SECONDS) -> None:
     limit = limit_for(endpoint)
     if limit is None:
         return
-    deadline = time.monotonic() + max_wait
-    while True:
-        now = time.time()
-        length = limit.window_seconds
-        window = int(now // length)
-        if _take(endpoint, window, limit):
-            return
-        wait = (window + 1) * length - now
-        if time.monotonic() + wait > deadline:
-            raise RateLimited(endpoint, wait)
-        time.sleep(max(wait, 0.001))
+    now = time.time()
+    if limit.paced:
+        wait = _reserve(endpoint, limit, now, max_wait) - time.time()
+        if wait > 0:
+            time.sleep(wait)
+        return
+    window = int(now // limit.seconds)
+    if not _take(endpoint, window, limit):
+        raise RateLimited(endpoint, (window + 1) * limit.seconds - now)
 
 
 def purge_old_windows(*, older_than_seconds: int = 7200) -> int:
@@ -96,8 +132,10 @@ def purge_old_windows(*, older_than_seconds: int = 7200) -> int:
     deleted = 0
     now = time.time()
     for endpoint, (count, seconds) in settings.KAIRAN_LINE_RATE_LIMITS.items():
-        length = Limit(count, seconds).window_seconds
-        current = int(now // length)
-        keep_from = current - max(1, int(older_than_seconds // length))
+        if Limit(count, seconds).paced:  # paced now, or counted by an earlier version
+            deleted += RateWindow.objects.filter(endpoint=endpoint).delete()[0]
+            continue
+        current = int(now // seconds)
+        keep_from = current - max(1, int(older_than_seconds // seconds))
         deleted += RateWindow.objects.filter(endpoint=endpoint, window__lt=keep_from).delete()[0]
     return deleted

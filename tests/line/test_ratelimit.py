@@ -10,21 +10,21 @@ import pytest
 from django.db import connections
 
 from line_channel import ratelimit
-from line_channel.models import RateWindow
+from line_channel.models import RateSlot, RateWindow
 
 
-def test_slices_keep_any_sliding_period_within_the_limit() -> None:
+def test_paced_requests_keep_any_sliding_period_within_the_limit() -> None:
     limit = ratelimit.Limit(200, 1)
-    assert limit.window_seconds == pytest.approx(0.1)
-    # Eleven slices can overlap one second: their sum stays within the limit.
-    assert limit.per_window * (ratelimit.SLICES + 1) <= 200
-    hourly = ratelimit.Limit(60, 3600)
-    assert (hourly.window_seconds, hourly.per_window) == (3600, 60)
+    assert limit.paced
+    # Any second holds at most 1 / interval + 1 requests: within the limit, with the margin.
+    assert 1 / limit.interval + 1 <= 200
+    assert 1 / limit.interval >= 200 * (1 - ratelimit.PACE_MARGIN) - 1
+    assert not ratelimit.Limit(60, 3600).paced
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_concurrent_acquires_share_one_limit(settings: Any) -> None:
-    settings.KAIRAN_LINE_RATE_LIMITS = {"multicast": (110, 1)}  # 10 per tenth of a second
+def test_concurrent_acquires_share_one_pace(settings: Any) -> None:
+    settings.KAIRAN_LINE_RATE_LIMITS = {"multicast": (40, 1)}
     stamps: list[float] = []
     lock = threading.Lock()
 
@@ -43,11 +43,23 @@ def test_concurrent_acquires_share_one_limit(settings: Any) -> None:
     for thread in threads:
         thread.join()
     assert len(stamps) == 60
-    assert max(RateWindow.objects.filter(endpoint="multicast").values_list("count", flat=True)) <= 10
+    assert RateSlot.objects.get(endpoint="multicast").next_at > stamps[-1] - 0.1
     stamps.sort()
-    # No sliding second holds more than the limit, and 60 requests needed about half a second.
-    assert all(sum(1 for t in stamps if s <= t < s + 1) <= 110 for s in stamps)
-    assert stamps[-1] - stamps[0] >= 0.45
+    # No sliding second holds more than the limit, and 60 requests at ~37/s need 1.5 s or more.
+    assert all(sum(1 for t in stamps if s <= t < s + 1) <= 40 for s in stamps)
+    assert stamps[-1] - stamps[0] >= 59 * ratelimit.Limit(40, 1).interval - 0.05
+
+
+@pytest.mark.django_db
+def test_a_slot_too_far_away_is_not_waited_for(settings: Any) -> None:
+    settings.KAIRAN_LINE_RATE_LIMITS = {"default": (2, 1)}
+    started = time.monotonic()
+    ratelimit.acquire("push", max_wait=0.5)  # the first slot: now
+    with pytest.raises(ratelimit.RateLimited) as excinfo:
+        for _ in range(3):
+            ratelimit.acquire("push", max_wait=0.5)  # slots are about a second apart
+    assert 0 < excinfo.value.retry_after <= 2.2
+    assert time.monotonic() - started < 3
 
 
 @pytest.mark.django_db
@@ -58,4 +70,5 @@ def test_long_windows_are_not_waited_for(settings: Any) -> None:
     with pytest.raises(ratelimit.RateLimited) as excinfo:
         ratelimit.acquire("broadcast")
     assert excinfo.value.retry_after > ratelimit.MAX_WAIT_SECONDS
+    assert RateWindow.objects.get(endpoint="broadcast").count == 2
     assert ratelimit.purge_old_windows(older_than_seconds=0) == 0  # the current window is kept
