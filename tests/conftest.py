@@ -134,3 +134,25 @@ def run_async(coroutine: Coroutine[Any, Any, Any]) -> Any:
     if errors:
         raise errors[0]
     return result[0]
+
+
+# --- the LINE emulator: one per test session, reset before each test that uses it ---------------------
+
+
+@pytest.fixture(scope="session")
+def line_emulator() -> Iterator[Any]:
+    from emulator.server import start_in_thread
+
+    running = start_in_thread()
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def emu(line_emulator: Any) -> Iterator[Any]:
+    from emulator.client import EmulatorControl
+
+    control = EmulatorControl(line_emulator.url)
+    control.reset()
+    yield control
+    control.close()

@@ -16,7 +16,6 @@ from emulator.server import RunningEmulator
 from kairan.staff.roles import ADMIN
 from line_channel.models import LineChannelSettings
 from tests.conftest import STAFF_PASSWORD, totp_code
-from tests.line.conftest import emu, line_emulator  # noqa: F401 - fixtures
 from tests.test_browser_a11y import assert_accessible
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
@@ -41,8 +40,8 @@ def test_admin_configures_line_tests_the_connection_and_registers_the_webhook(
     page: Any,
     make_staff: Any,
     live_server: Any,
-    line_emulator: RunningEmulator,  # noqa: F811
-    emu: EmulatorControl,  # noqa: F811
+    line_emulator: RunningEmulator,
+    emu: EmulatorControl,
     settings: Any,
 ) -> None:
     settings.KAIRAN_LINE_API_BASE = line_emulator.config.api_base

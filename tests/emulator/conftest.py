@@ -10,22 +10,13 @@ import pytest
 from linebot.v3.messaging import ApiClient, Configuration, MessagingApi, MessagingApiBlob
 
 from emulator.client import EmulatorControl
-from emulator.server import RunningEmulator, start_in_thread
+from emulator.server import RunningEmulator
 
 
 @pytest.fixture(scope="session")
-def emulator() -> Iterator[RunningEmulator]:
-    running = start_in_thread()
-    yield running
-    running.stop()
-
-
-@pytest.fixture
-def emu(emulator: RunningEmulator) -> Iterator[EmulatorControl]:
-    control = EmulatorControl(emulator.url)
-    control.reset()
-    yield control
-    control.close()
+def emulator(line_emulator: RunningEmulator) -> RunningEmulator:
+    """The session's emulator (``tests/conftest.py``), by the name these tests use."""
+    return line_emulator
 
 
 @pytest.fixture

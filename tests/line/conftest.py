@@ -1,32 +1,16 @@
-"""Fixtures for Kairan's LINE side: one LINE emulator per session, reset before each test, and the
-channel settings pointed at it."""
+"""Fixtures for Kairan's LINE side: the channel settings pointed at the LINE emulator (the emulator
+itself, ``line_emulator`` and ``emu``, comes from ``tests/conftest.py``)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from emulator.client import EmulatorControl
-from emulator.server import RunningEmulator, start_in_thread
+from emulator.server import RunningEmulator
 
 WEBHOOK_PATH = "/line/webhook/"
-
-
-@pytest.fixture(scope="session")
-def line_emulator() -> Iterator[RunningEmulator]:
-    running = start_in_thread()
-    yield running
-    running.stop()
-
-
-@pytest.fixture
-def emu(line_emulator: RunningEmulator) -> Iterator[EmulatorControl]:
-    control = EmulatorControl(line_emulator.url)
-    control.reset()
-    yield control
-    control.close()
 
 
 @pytest.fixture
