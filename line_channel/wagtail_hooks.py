@@ -8,7 +8,7 @@ from django.urls import include, path, reverse
 from wagtail import hooks
 from wagtail.admin.menu import MenuItem
 
-from line_channel import views_followers, views_settings
+from line_channel import views_events, views_followers, views_settings
 
 
 @hooks.register("register_admin_urls")
@@ -50,4 +50,33 @@ class FollowersMenuItem(MenuItem):
 def register_followers_menu_item() -> MenuItem:
     return FollowersMenuItem(
         "友だち", reverse("line_channel_followers:index"), name="line-followers", icon_name="group", order=250
+    )
+
+
+# --- LINE 受信イベント (webhook events) -------------------------------------------------------------
+
+event_urls = [
+    path("", views_events.WebhookEventsView.as_view(), name="index"),
+    path("results/", views_events.WebhookEventsView.as_view(results_only=True), name="results"),
+]
+
+
+@hooks.register("register_admin_urls")
+def register_event_urls() -> list[Any]:
+    return [path("line/events/", include((event_urls, "line_channel_events")))]
+
+
+class EventsMenuItem(MenuItem):
+    def is_shown(self, request: Any) -> bool:
+        return bool(request.user.has_perm("line_channel.view_webhookevent"))
+
+
+@hooks.register("register_reports_menu_item")
+def register_events_menu_item() -> MenuItem:
+    return EventsMenuItem(
+        "LINE 受信イベント",
+        reverse("line_channel_events:index"),
+        name="line-events",
+        icon_name="mail",
+        order=910,
     )

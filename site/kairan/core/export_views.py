@@ -78,7 +78,10 @@ class SpreadsheetExportViewMixin:
         encoding = self.request.GET.get("encoding", "utf-8")
         if encoding not in ("utf-8", "cp932"):
             encoding = "utf-8"
-        count = queryset.count() if hasattr(queryset, "count") else len(list(queryset))
+        if isinstance(queryset, list | tuple):
+            count = len(queryset)
+        else:
+            count = queryset.count() if hasattr(queryset, "count") else len(list(queryset))
         items = queryset.iterator(chunk_size=2000) if hasattr(queryset, "iterator") else queryset
         rows = ([get(item) for _, get in self.export_columns] for item in items)
         try:
