@@ -41,17 +41,19 @@ SECRET_KEY = env_str("KAIRAN_SECRET_KEY", DEMO_SECRET_KEY if KAIRAN_DEMO else No
 ALLOWED_HOSTS = env_list("KAIRAN_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"] if KAIRAN_DEMO else [])
 CSRF_TRUSTED_ORIGINS = env_list("KAIRAN_CSRF_TRUSTED_ORIGINS", [])
 
-# Fernet keys for field encryption of personal data and secrets (kairan.core.crypto);
-# the first encrypts, the others still decrypt (rotation). The demo uses a fixed key.
+# Keys for field encryption (AES-256-GCM) of personal data and secrets (kairan.core.crypto):
+# url-safe base64 of 32 random bytes, comma-separated; the first encrypts, the others still
+# decrypt (rotation: put a new key first, run `manage.py rotate_field_keys`, then drop the old
+# key). The demo uses a fixed key.
 DEMO_FIELD_KEY = "a2FpcmFuLWRlbW8tZmllbGQta2V5LW5vdC1zZWNyZXQ="
 KAIRAN_FIELD_KEYS = env_list("KAIRAN_FIELD_KEYS", [DEMO_FIELD_KEY] if KAIRAN_DEMO else [])
 
 if not KAIRAN_DEMO:
     if not KAIRAN_FIELD_KEYS or DEMO_FIELD_KEY in KAIRAN_FIELD_KEYS:
         raise ImproperlyConfigured(
-            "KAIRAN_FIELD_KEYS must hold at least one Fernet key in production (the demo key is refused). "
-            "Make one with: python -c "
-            '"from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"'
+            "KAIRAN_FIELD_KEYS must hold at least one key (url-safe base64 of 32 random bytes) in "
+            "production (the demo key is refused). Make one with: python -c "
+            '"import base64, os; print(base64.urlsafe_b64encode(os.urandom(32)).decode())"'
         )
     if SECRET_KEY == DEMO_SECRET_KEY or len(SECRET_KEY) < 32:
         raise ImproperlyConfigured(
@@ -330,6 +332,24 @@ if raw_limits := env_str("KAIRAN_LINE_RATE_LIMITS", ""):
         raise ImproperlyConfigured(
             'KAIRAN_LINE_RATE_LIMITS must be JSON like {"multicast": [200, 1]}'
         ) from _exc
+
+# --- LIFF pages (pages opened inside LINE; line_channel.liff) ----------------------
+# The LIFF SDK the pages load: LINE's CDN in production; the emulator's shim
+# (<emulator>/static/liff-shim.js) in the demo (scripts/run.sh) and the tests.
+KAIRAN_LIFF_SDK_URL = env_str("KAIRAN_LIFF_SDK_URL", "https://static.line-scdn.net/liff/edge/2/sdk.js")
+# The LIFF app of the LINE Login channel (LINE Developers → LIFF), endpoint URL <KAIRAN_BASE_URL>/liff/.
+KAIRAN_LIFF_ID = env_str("KAIRAN_LIFF_ID", "")
+# How long the LINE identity verified on a LIFF page lasts in the session before LINE is asked again.
+KAIRAN_LIFF_SESSION_MINUTES = env_int("KAIRAN_LIFF_SESSION_MINUTES", 60, minimum=1, maximum=12 * 60)
+# CSP of LIFF pages = KAIRAN_CSP plus: script-src the SDK's origin; connect-src the SDK's origin,
+# KAIRAN_LINE_API_BASE's and these (the LINE hosts the official SDK calls besides api.line.me).
+KAIRAN_LIFF_CONNECT_SRC = env_list(
+    "KAIRAN_LIFF_CONNECT_SRC", ["https://access.line.me", "https://liff.line.me"]
+)
+# Origins allowed to show LIFF pages in a frame (CSP frame-ancestors; X-Frame-Options is then
+# left off LIFF pages): none in production (LINE's LIFF browser is no frame); the emulator's
+# phone simulator (its in-app browser is an iframe) in the demo and tests.
+KAIRAN_LIFF_FRAME_ANCESTORS = env_list("KAIRAN_LIFF_FRAME_ANCESTORS", [])
 
 # --- Operation and access logs -----------------------------------------------
 KAIRAN_OPLOG_RETENTION_DAYS = env_int("KAIRAN_OPLOG_RETENTION_DAYS", 365 * 5, minimum=1)

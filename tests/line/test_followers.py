@@ -108,7 +108,7 @@ def test_profile_is_fetched_through_the_gateway_and_stored_encrypted(
     with connection.cursor() as cursor:
         cursor.execute("SELECT display_name, picture_url FROM line_channel_follower")
         name, picture = cursor.fetchone()
-    assert name.startswith("fernet:") and "一郎" not in name and "example.jp" not in picture
+    assert name.startswith("aesgcm:") and "一郎" not in name and "example.jp" not in picture
 
 
 def test_a_profile_lines_fails_to_give_is_fetched_later_by_the_schedule(

@@ -107,8 +107,8 @@ def test_admin_saves_settings_encrypted_and_secrets_are_never_shown(make_staff: 
     stored = LineChannelSettings.load()
     assert (stored.channel_id, stored.channel_secret, stored.access_token) == ("1650000001", SECRET, TOKEN)
     row = raw_row()
-    assert row["channel_secret"].startswith("fernet:") and SECRET not in row["channel_secret"]
-    assert row["access_token"].startswith("fernet:") and TOKEN not in row["access_token"]
+    assert row["channel_secret"].startswith("aesgcm:") and SECRET not in row["channel_secret"]
+    assert row["access_token"].startswith("aesgcm:") and TOKEN not in row["access_token"]
 
     body = client.get(edit_url()).content.decode()
     assert SECRET not in body and TOKEN not in body
@@ -288,7 +288,7 @@ def test_configure_line_stores_the_emulators_channel_and_checks_it(
         spec.access_token,
         spec.login_channel_id,
     )
-    assert raw_row()["access_token"].startswith("fernet:")
+    assert raw_row()["access_token"].startswith("aesgcm:")
     assert stored.basic_id == spec.basic_id and "LINE に接続できました" in out
     assert spec.access_token not in out and spec.channel_secret not in out
     assert entries("kairan.settings.update")[-1].data["fields"] == [

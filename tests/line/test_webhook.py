@@ -113,7 +113,7 @@ def test_follow_is_stored_encrypted_and_processing_is_enqueued(client: Client, s
     with connection.cursor() as cursor:
         cursor.execute("SELECT payload FROM line_channel_webhookevent WHERE id = %s", [event.pk])
         stored = cursor.fetchone()[0]
-    assert stored.startswith("fernet:") and sent["replyToken"] not in stored
+    assert stored.startswith("aesgcm:") and sent["replyToken"] not in stored
     [queued] = OrmQ.objects.all()
     assert queued.func() == tasks.TASK
 
