@@ -22,6 +22,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--public-url", help="address browsers use to reach the emulator")
     parser.add_argument("--webhook-url", help="webhook URL of the default channel")
     parser.add_argument("--state-file", type=Path, help="keep the emulator's state in this JSON file")
+    parser.add_argument(
+        "--liff-app",
+        action="append",
+        default=[],
+        metavar="LIFF_ID=URL",
+        help="register a LIFF app of the default channel (kept across resets; repeatable)",
+    )
     parser.add_argument("--no-rate-limits", action="store_true", help="answer 429 never (benchmarks)")
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     args = parser.parse_args(argv)
@@ -35,6 +42,11 @@ def main(argv: list[str] | None = None) -> None:
     )
     if args.webhook_url:
         config.channels[0].webhook_url = args.webhook_url
+    for app in args.liff_app:
+        liff_id, _, url = app.partition("=")
+        if not liff_id or not url.startswith(("http://", "https://")):
+            parser.error(f"--liff-app wants LIFF_ID=URL, got {app!r}")
+        config.channels[0].liff_apps[liff_id] = url
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
     channel = config.channels[0]
     print(

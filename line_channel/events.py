@@ -503,6 +503,23 @@ def pending_count() -> int:
     return WebhookEvent.objects.filter(state=WebhookEvent.State.PENDING).count()
 
 
+PURGE_BATCH = 1000
+
+
+def purge_old_events(*, days: int, now: datetime | None = None) -> int:
+    """Delete events received more than ``days`` ago that are finished (done, ignored, failed).
+
+    Their payload holds what residents wrote (personal data): it is kept only as long as it
+    helps to trace a problem. Pending events are never deleted. Batches keep each delete short.
+    """
+    cutoff = (now or timezone.now()) - timedelta(days=days)
+    finished = WebhookEvent.objects.filter(received_at__lt=cutoff).exclude(state=WebhookEvent.State.PENDING)
+    deleted = 0
+    while ids := list(finished.values_list("pk", flat=True)[:PURGE_BATCH]):
+        deleted += WebhookEvent.objects.filter(pk__in=ids).delete()[0]
+    return deleted
+
+
 # --- built-in handlers: friendship ------------------------------------------------------------
 
 

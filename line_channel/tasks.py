@@ -15,6 +15,7 @@ import logging
 import threading
 import time
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import DatabaseError
 from django_q.tasks import async_task
@@ -73,6 +74,11 @@ def process_webhook_events(until: float | None = None) -> int:
 def process_pending_webhook_events() -> int:
     """Schedule (every minute): process whatever is still pending."""
     return events.process_pending(max_seconds=50.0).total
+
+
+def purge_old_webhook_events() -> int:
+    """Schedule (daily): forget finished webhook events after KAIRAN_LINE_EVENT_RETENTION_DAYS."""
+    return events.purge_old_events(days=settings.KAIRAN_LINE_EVENT_RETENTION_DAYS)
 
 
 def refresh_follower_profiles() -> int:

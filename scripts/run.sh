@@ -12,6 +12,10 @@ export KAIRAN_BASE_URL="${KAIRAN_BASE_URL:-http://$HOST:$PORT}"
 # The LINE emulator plays LINE: web and cluster (started below, so both inherit these) call its hosts.
 export KAIRAN_LINE_API_BASE="${KAIRAN_LINE_API_BASE:-http://$HOST:$EMULATOR_PORT/api}"
 export KAIRAN_LINE_DATA_BASE="${KAIRAN_LINE_DATA_BASE:-http://$HOST:$EMULATOR_PORT/api-data}"
+# LIFF pages load the emulator's LIFF SDK shim and are shown in the simulator's in-app browser (a frame).
+export KAIRAN_LIFF_SDK_URL="${KAIRAN_LIFF_SDK_URL:-http://$HOST:$EMULATOR_PORT/static/liff-shim.js}"
+export KAIRAN_LIFF_ID="${KAIRAN_LIFF_ID:-2000000002-kairan01}"
+export KAIRAN_LIFF_FRAME_ANCESTORS="${KAIRAN_LIFF_FRAME_ANCESTORS:-http://$HOST:$EMULATOR_PORT}"
 PY=.venv/bin/python
 mkdir -p var/log
 
@@ -37,7 +41,8 @@ $PY manage.py qcluster >>var/log/qcluster.log 2>&1 &
 pids+=($!)
 # LINE (the emulator) posts the virtual users' events to Kairan's webhook receiver.
 $PY -m emulator --host "$HOST" --port "$EMULATOR_PORT" --state-file var/emulator.json \
-  --webhook-url "http://$HOST:$PORT/line/webhook/" --log-level warning >>var/log/emulator.log 2>&1 &
+  --webhook-url "http://$HOST:$PORT/line/webhook/" --liff-app "$KAIRAN_LIFF_ID=$KAIRAN_BASE_URL/liff/" \
+  --log-level warning >>var/log/emulator.log 2>&1 &
 pids+=($!)
 .venv/bin/granian --interface wsgi kairan.wsgi:application --host "$HOST" --port "$PORT" \
   --workers 2 --blocking-threads 4 --access-log --log-level warning >>var/log/web.log 2>&1 &

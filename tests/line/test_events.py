@@ -250,3 +250,19 @@ def test_the_task_collects_events_until_its_second_is_over(seen: list[tuple[str,
     assert processed == 1 and seen == [("U1", late.event_id)]
     assert time.time() - started >= 1.0
     assert tasks.process_pending_webhook_events() == 0
+
+
+@pytest.mark.django_db
+def test_finished_events_are_forgotten_after_the_retention_period(settings: Any) -> None:
+    settings.KAIRAN_LINE_EVENT_RETENTION_DAYS = 30
+    now = timezone.now()
+    old, recent = now - timedelta(days=31), now - timedelta(days=29)
+    for user, at in (("U-old-done", old), ("U-old-pending", old), ("U-recent", recent)):
+        events.store_events([make_event(user, at=at)], received_at=at)
+    WebhookEvent.objects.exclude(source_user_id="U-old-pending").update(state=WebhookEvent.State.DONE)
+    assert tasks.purge_old_webhook_events() == 1
+    assert sorted(WebhookEvent.objects.values_list("source_user_id", flat=True)) == [
+        "U-old-pending",
+        "U-recent",
+    ]
+    assert tasks.purge_old_webhook_events() == 0  # idempotent

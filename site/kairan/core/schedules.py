@@ -36,6 +36,12 @@ SCHEDULES: tuple[ScheduleSpec, ...] = (
         minutes=1,
     ),
     ScheduleSpec(
+        "line_channel.webhook.purge",
+        "line_channel.tasks.purge_old_webhook_events",
+        Schedule.CRON,
+        cron="40 3 * * *",
+    ),
+    ScheduleSpec(
         "line_channel.followers.profiles",
         "line_channel.tasks.refresh_follower_profiles",
         Schedule.MINUTES,

@@ -1,0 +1,83 @@
+"""LIFF pages: the endpoint that turns a LIFF ID token into the session's identity, and the first page.
+
+``start_session`` is what ``static/line_channel/liff.js`` POSTs the ID token to
+(JSON ``{"idToken": ...}`` or the form field ``id_token``; CSRF-protected like
+every POST). It reads nothing else from the request: a user id the page might
+send is ignored. The answer is JSON, ``{"ok": true}`` or ``{"ok": false,
+"error": <code>, "message": <Japanese, for the resident>}`` with the status of
+the refusal (400 invalid, 401 expired, 403 another channel's token, 503 not
+configured or LINE unreachable). A refused token also ends any live identity the
+session had: the page asked because the identity was missing or not its user's.
+``end_session`` logs the resident out (``kairanLiff.logout()``).
+
+``home`` is the LIFF app's endpoint URL (``/liff/``) and the page My Page will
+replace: it shows the identified resident's LINE display name as Kairan knows
+it (friends' profiles, ``Follower``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.http import require_POST, require_safe
+
+from line_channel.liff import (
+    LiffAuthError,
+    current_line_user,
+    expire_line_user,
+    forget_line_user,
+    liff_headers,
+    liff_login_required,
+    remember_line_user,
+    render_liff,
+    verify_id_token,
+)
+from line_channel.models import Follower
+
+log = logging.getLogger(__name__)
+
+
+def _posted_token(request: HttpRequest) -> str:
+    """The ID token of a JSON or form POST; "" when there is none."""
+    if request.content_type == "application/json":
+        try:
+            data = json.loads(request.body or b"{}")
+        except (ValueError, UnicodeDecodeError):
+            return ""
+        token = data.get("idToken") if isinstance(data, dict) else None
+    else:
+        token = request.POST.get("id_token")
+    return token if isinstance(token, str) else ""
+
+
+@require_POST
+def start_session(request: HttpRequest) -> HttpResponse:
+    """Verify the page's ID token with LINE; keep the LINE user id it names in the session."""
+    try:
+        identity = verify_id_token(_posted_token(request))
+    except LiffAuthError as error:
+        expire_line_user(request)
+        level = logging.WARNING if error.status >= 500 else logging.INFO
+        log.log(level, "LIFF identification refused: %s (%s)", error.code, error.detail)
+        body = {"ok": False, "error": error.code, "message": str(error.message)}
+        return liff_headers(JsonResponse(body, status=error.status))
+    remember_line_user(request, identity)
+    return liff_headers(JsonResponse({"ok": True}))
+
+
+@require_POST
+def end_session(request: HttpRequest) -> HttpResponse:
+    """Forget the resident (``kairanLiff.logout()``); the next LIFF page identifies them again."""
+    forget_line_user(request)
+    return liff_headers(JsonResponse({"ok": True}))
+
+
+@require_safe
+@liff_login_required
+def home(request: HttpRequest) -> HttpResponse:
+    """The LIFF app's first page (My Page to be): who LINE says the resident is."""
+    follower = Follower.objects.filter(line_user_id=current_line_user(request)).first()
+    following = follower is not None and follower.status == Follower.Status.FOLLOWING
+    return render_liff(request, "line_channel/liff_home.html", {"follower": follower, "following": following})
