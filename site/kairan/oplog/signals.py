@@ -46,6 +46,8 @@ NOT_STAFF_WRITES = {
     "wagtailadmin.editingsession",
     "wagtailcore.comment",
     "wagtailcore.commentreply",
+    # Bookkeeping of a publish (which Wagtail's audit log records): a form page's field history.
+    "home.formfieldhistory",
 }
 
 
