@@ -55,6 +55,7 @@ class FormPage(BaseFormPage):
             [FieldPanel("thank_you_text"), FieldPanel("line_message")],
             heading=_("送信後"),
         ),
+        FieldPanel("requires_line_identity"),
     ]
 
     parent_page_types = ["home.HomePage", "home.StandardPage"]

@@ -174,6 +174,15 @@ class BaseFormPage(AbstractForm):
         blank=True,
         help_text="送信した人に表示します。空なら「送信しました。」と表示します。",
     )
+    requires_line_identity = models.BooleanField(
+        "LINE の本人確認をする",
+        default=False,
+        help_text=(
+            "LINE から開いた人だけが送れるフォームにします"
+            "（LINE が本人を確かめ、回答をその人に結び付けます）。"
+            "受信設定・通報など、誰の回答かが必要なときに使います。"
+        ),
+    )
     line_message = models.TextField(
         "送信後に LINE で送るメッセージ",
         blank=True,
@@ -218,8 +227,10 @@ class BaseFormPage(AbstractForm):
         return FormSubmissionsListView
 
     def get_line_user_id(self, request: HttpRequest) -> str | None:
-        """The LINE user id of the resident sending the form, when known (LIFF comes later)."""
-        return None
+        """The resident LINE vouched for on this browser (LIFF identity), never a posted id."""
+        from line_channel.liff import current_line_user
+
+        return current_line_user(request)
 
     def stored_answers(self, form: KairanForm) -> dict[str, Any]:
         """The cleaned data as stored: JSON values by key, choice codes, photos saved privately."""
@@ -268,6 +279,15 @@ class BaseFormPage(AbstractForm):
         )
 
     def serve(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        from line_channel.liff import identifying_page, liff_headers
+
+        if self.requires_line_identity and not getattr(request, "is_preview", False):
+            if self.get_line_user_id(request) is None:
+                return identifying_page(request)  # its script has LINE vouch, then loads this page again
+            return liff_headers(self._serve_form(request, *args, **kwargs))
+        return self._serve_form(request, *args, **kwargs)
+
+    def _serve_form(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if request.method == "POST":
             form = self.get_form(request.POST, request.FILES, page=self, user=request.user)
             if form.is_valid():
