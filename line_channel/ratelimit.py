@@ -84,7 +84,9 @@ def _reserve(endpoint: str, limit: Limit, now: float, max_wait: float) -> float:
         return float(row[0]) - interval
     next_at = RateSlot.objects.filter(endpoint=endpoint).values_list("next_at", flat=True).first()
     if next_at is not None:
-        raise RateLimited(endpoint, next_at - now)
+        if next_at - now > max_wait:
+            raise RateLimited(endpoint, next_at - now)
+        return _reserve(endpoint, limit, now, max_wait)  # the row was created meanwhile
     try:
         with transaction.atomic():
             RateSlot.objects.create(endpoint=endpoint, next_at=now + interval)
