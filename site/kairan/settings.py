@@ -46,6 +46,9 @@ CSRF_TRUSTED_ORIGINS = env_list("KAIRAN_CSRF_TRUSTED_ORIGINS", [])
 # decrypt (rotation: put a new key first, run `manage.py rotate_field_keys`, then drop the old
 # key). The demo uses a fixed key.
 DEMO_FIELD_KEY = "a2FpcmFuLWRlbW8tZmllbGQta2V5LW5vdC1zZWNyZXQ="
+# Key of the blind index of resident attributes (residents.attributes: HMAC tokens that segments
+# match on without plaintext). Empty: derived from SECRET_KEY; changing it needs reindex_all().
+KAIRAN_INDEX_KEY = env_str("KAIRAN_INDEX_KEY", "")
 KAIRAN_FIELD_KEYS = env_list("KAIRAN_FIELD_KEYS", [DEMO_FIELD_KEY] if KAIRAN_DEMO else [])
 
 if not KAIRAN_DEMO:
@@ -72,6 +75,7 @@ INSTALLED_APPS = [
     "kairan.oplog",
     "kairan.manual",
     "home",
+    "residents",  # 受信設定 (resident attributes)
     "search",
     "line_channel",
     "wagtail.contrib.forms",

@@ -18,6 +18,7 @@ from wagtail.models import Page, Site
 from home.models import HomePage, StandardPage
 from kairan.staff.permissions import create_department
 from kairan.staff.roles import ADMIN, APPROVER, EDITOR, VIEWER
+from residents.demo import seed_attribute_form
 
 
 @dataclass(frozen=True)
@@ -112,6 +113,7 @@ def load_demo() -> list[tuple[DemoLogin, str]]:
     home.save_revision().publish()
     for department, (title, slug, lead) in SECTIONS.items():
         create_department(name=department, section=_section(home, title, slug, lead))
+    seed_attribute_form(home)
     result = []
     for login in DEMO_LOGINS:
         user = _user(login)

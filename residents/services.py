@@ -1,0 +1,146 @@
+"""Writing residents' attributes: the only place ``ResidentAttributes``, its history and tokens change.
+
+``actor`` says who made the change: ``"resident"`` (the resident through the
+form) or ``"staff:<user id>"``; a staff change is also written to the
+operation log (keys only, never values).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from django.db import transaction
+
+from home.forms.models import line_user_hash
+from residents.attributes import attribute_field_types, tokens_for_answers
+from residents.models import AttributeChange, AttributeFormPage, AttributeToken, ResidentAttributes
+
+_ACTOR = re.compile(r"^(resident|staff:\d+)$")
+
+
+def _check_actor(actor: str) -> None:
+    if not _ACTOR.match(actor):
+        raise ValueError(f"actor must be 'resident' or 'staff:<user id>', not {actor!r}")
+
+
+def _log_staff(*, actor: str, action: str, resident_id: int, keys: list[str]) -> None:
+    if not actor.startswith("staff:"):
+        return
+    from django.contrib.auth import get_user_model
+
+    from kairan.oplog.services import record
+
+    user = get_user_model().objects.filter(pk=int(actor.removeprefix("staff:"))).first()
+    record(
+        action=action,
+        user=user,
+        object_type="residents.residentattributes",
+        object_id=str(resident_id),
+        object_label="受信設定",
+        username=actor,
+        data={"keys": keys},
+    )
+
+
+def _find(line_user_id: str, *, for_update: bool = False) -> ResidentAttributes | None:
+    rows = ResidentAttributes.objects.filter(line_user_hash=line_user_hash(line_user_id))
+    row = (rows.select_for_update() if for_update else rows).first()
+    if row is not None and row.line_user_id != line_user_id:
+        return None  # a hash collision is not the same resident
+    return row
+
+
+def current_answers(line_user_id: str) -> dict[str, Any]:
+    """The resident's stored answers by key (empty when none), as the form pre-fills them."""
+    row = _find(line_user_id)
+    return row.current if row is not None else {}
+
+
+def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Each key whose value differs, with its value before and after (None when absent)."""
+    return {
+        key: {"before": before.get(key), "after": after.get(key)}
+        for key in sorted(before.keys() | after.keys())
+        if before.get(key) != after.get(key)
+    }
+
+
+def _rewrite_tokens(row: ResidentAttributes, field_types: dict[str, str]) -> None:
+    AttributeToken.objects.filter(resident=row).delete()
+    tokens = tokens_for_answers(row.current, field_types)
+    AttributeToken.objects.bulk_create(AttributeToken(resident=row, token=token) for token in sorted(tokens))
+
+
+@transaction.atomic
+def save_attributes(
+    *, page: AttributeFormPage, line_user_id: str, answers: dict[str, Any], actor: str
+) -> ResidentAttributes:
+    """Make ``answers`` the resident's current attributes; history and tokens only when they changed."""
+    _check_actor(actor)
+    if not line_user_id:
+        raise ValueError("受信設定には LINE ユーザーID が必要です。")
+    row = _find(line_user_id, for_update=True)
+    before = row.current if row is not None else {}
+    changes = diff(before, answers)
+    if row is not None and not changes:
+        return row
+    if row is None:
+        row = ResidentAttributes.objects.create(
+            line_user_hash=line_user_hash(line_user_id),
+            line_user_id=line_user_id,
+            answers=answers,  # type: ignore[misc]  # a TextField to the stubs
+        )
+        kind = AttributeChange.Kind.CREATED
+    else:
+        row.answers = answers  # type: ignore[assignment]  # a TextField to the stubs
+        row.save(update_fields=["answers", "updated_at"])
+        kind = AttributeChange.Kind.CHANGED
+    AttributeChange.objects.create(
+        resident=row,
+        actor=actor,
+        kind=kind,
+        changes=changes,  # type: ignore[misc]  # a TextField to the stubs
+    )
+    field_types = attribute_field_types() | {
+        spec.clean_name: spec.field_type for spec in page.get_form_fields()
+    }
+    _rewrite_tokens(row, field_types)
+    action = "kairan.write.create" if kind == AttributeChange.Kind.CREATED else "kairan.write.update"
+    _log_staff(actor=actor, action=action, resident_id=row.pk, keys=sorted(changes))
+    return row
+
+
+@transaction.atomic
+def delete_attributes(*, line_user_id: str, actor: str) -> bool:
+    """Delete the resident's answers, tokens and the history holding their values.
+
+    One anonymous 「削除」 row (no resident, no values) records that a deletion happened, when and by
+    whom. Returns whether there was anything to delete.
+    """
+    _check_actor(actor)
+    row = _find(line_user_id, for_update=True)
+    if row is None:
+        return False
+    resident_id = row.pk
+    AttributeChange.objects.filter(resident=row).delete()  # their before/after values are personal data
+    row.delete()  # its tokens go with it
+    AttributeChange.objects.create(
+        resident=None,
+        actor=actor,
+        kind=AttributeChange.Kind.DELETED,
+        changes={},  # type: ignore[misc]  # a TextField to the stubs
+    )
+    _log_staff(actor=actor, action="kairan.write.delete", resident_id=resident_id, keys=[])
+    return True
+
+
+def reindex_all() -> int:
+    """Rewrite every resident's tokens (after ``KAIRAN_INDEX_KEY`` or ``SECRET_KEY`` changed)."""
+    field_types = attribute_field_types()
+    count = 0
+    for row in ResidentAttributes.objects.all():
+        with transaction.atomic():
+            _rewrite_tokens(row, field_types)
+        count += 1
+    return count
