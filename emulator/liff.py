@@ -44,7 +44,17 @@ def register_sample(store: Store) -> str:
     return liff_id
 
 
+def register_configured_apps(store: Store) -> None:
+    """LIFF apps given at start-up (``--liff-app``) win over a saved state's, as its webhook URL does."""
+    with store.lock:
+        for spec in store.config.channels:
+            channel = store.channel(spec.channel_id)
+            if channel is not None:
+                channel.liff_apps.update(spec.liff_apps)
+
+
 async def on_startup(app: Any) -> None:
     store: Store = app.state.store
+    register_configured_apps(store)
     liff_id = register_sample(store)
     log.info("LIFF sample app %s: %s/liff/%s?user=<userId>", liff_id, store.config.public_url, liff_id)

@@ -82,6 +82,24 @@ def test_state_file_keeps_users_across_restarts(tmp_path: Path) -> None:
         second.stop()
 
 
+def test_liff_apps_given_at_start_win_over_a_saved_state(tmp_path: Path) -> None:
+    """``--liff-app`` (Kairan's LIFF pages in make run) holds even when a state file is loaded."""
+    state = tmp_path / "emulator.json"
+    first = start_in_thread(EmulatorConfig(port=free_port(), state_file=state))
+    EmulatorControl(first.url).channel(liffApps={"2000000002-kairan01": "http://old.example/liff/"})
+    first.stop()
+    config = EmulatorConfig(port=free_port(), state_file=state)
+    config.channels[0].liff_apps["2000000002-kairan01"] = "http://127.0.0.1:8000/liff/"
+    second = start_in_thread(config)
+    try:
+        control = EmulatorControl(second.url)
+        assert control.channel()["liffApps"]["2000000002-kairan01"] == "http://127.0.0.1:8000/liff/"
+        control.reset()  # a world reset keeps it too
+        assert control.channel()["liffApps"]["2000000002-kairan01"] == "http://127.0.0.1:8000/liff/"
+    finally:
+        second.stop()
+
+
 def test_store_round_trip_keeps_bytes_sets_and_records(tmp_path: Path) -> None:
     from emulator.state import Content, RichMenu
 
