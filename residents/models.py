@@ -120,7 +120,8 @@ class ResidentAttributes(models.Model):
 class AttributeChange(models.Model):
     """One change of a resident's answers: who made it and each changed key's before/after value.
 
-    A deletion leaves one row with no resident and no values (``resident`` is null).
+    Deleting the answers erases the values of every entry (the entries stay, with the keys that
+    changed) and adds a 「削除」 entry; ``resident`` is null once the resident has withdrawn.
     """
 
     class Kind(models.TextChoices):

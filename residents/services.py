@@ -113,25 +113,29 @@ def save_attributes(
 
 @transaction.atomic
 def delete_attributes(*, line_user_id: str, actor: str) -> bool:
-    """Delete the resident's answers, tokens and the history holding their values.
+    """Delete the resident's answers and tokens, and the values in their history.
 
-    One anonymous 「削除」 row (no resident, no values) records that a deletion happened, when and by
-    whom. Returns whether there was anything to delete.
+    The history keeps its entries (登録, 変更, when, by whom, which items) so staff still see
+    what happened, plus a 「削除」 entry; the before/after values, personal data, are erased.
+    Returns whether there was anything to delete. (Withdrawing entirely removes the rest.)
     """
     _check_actor(actor)
     row = _find(line_user_id, for_update=True)
-    if row is None:
+    if row is None or not row.current:
         return False
-    resident_id = row.pk
-    AttributeChange.objects.filter(resident=row).delete()  # their before/after values are personal data
-    row.delete()  # its tokens go with it
+    for entry in AttributeChange.objects.filter(resident=row):
+        entry.changes = {key: {} for key in entry.changed}  # type: ignore[assignment]  # a TextField to the stubs
+        entry.save(update_fields=["changes"])
     AttributeChange.objects.create(
-        resident=None,
+        resident=row,
         actor=actor,
         kind=AttributeChange.Kind.DELETED,
-        changes={},  # type: ignore[misc]  # a TextField to the stubs
+        changes={key: {} for key in row.current},  # type: ignore[misc]  # a TextField to the stubs
     )
-    _log_staff(actor=actor, action="kairan.write.delete", resident_id=resident_id, keys=[])
+    row.answers = {}  # type: ignore[assignment]  # a TextField to the stubs
+    row.save(update_fields=["answers", "updated_at"])
+    AttributeToken.objects.filter(resident=row).delete()
+    _log_staff(actor=actor, action="kairan.write.delete", resident_id=row.pk, keys=[])
     return True
 
 

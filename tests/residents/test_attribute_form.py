@@ -100,10 +100,12 @@ def test_save_change_and_delete_through_the_form(
     assert birth_year_token(BIRTH_YEAR, 1987) in after
 
     assert delete_attributes(line_user_id=resident, actor="resident")
-    assert not ResidentAttributes.objects.exists() and not AttributeToken.objects.exists()
-    (deleted,) = AttributeChange.objects.all()  # the rows holding values went with the answers
-    assert deleted.resident is None and deleted.kind == "deleted" and deleted.changed == {}
-    assert deleted.get_kind_display() == "削除"
+    assert ResidentAttributes.objects.get().current == {} and not AttributeToken.objects.exists()
+    # Staff still see each step in the history, without the values (personal data).
+    history = list(AttributeChange.objects.filter(resident__isnull=False))
+    assert [entry.get_kind_display() for entry in history] == ["登録", "変更", "削除"]
+    assert all(value == {} for entry in history for value in entry.changed.values())
+    assert set(history[1].changed) == {DISTRICT, TOPICS, WORK}
     assert not attributes_of(resident).exists
     assert checked(soup_of(client.get(attribute_page.url)), DISTRICT) == set()
     assert not delete_attributes(line_user_id=resident, actor="resident")
