@@ -9,4 +9,6 @@ urlpatterns = [
     path("", views_liff.home, name="liff_home"),
     path("session/", views_liff.start_session, name="liff_session"),
     path("session/end/", views_liff.end_session, name="liff_session_end"),
+    # https://liff.line.me/{liffId}/<path>: any page of the site (a form) opened inside LINE.
+    path("<path:path>", views_liff.site_page, name="liff_site_page"),
 ]

@@ -74,6 +74,19 @@ def end_session(request: HttpRequest) -> HttpResponse:
     return liff_headers(JsonResponse({"ok": True}))
 
 
+def site_page(request: HttpRequest, path: str) -> HttpResponse:
+    """A page of the site opened inside LINE: served as the page at ``/<path>``.
+
+    LINE opens ``https://liff.line.me/{liffId}/<path>`` at the LIFF app's endpoint (``/liff/``)
+    with ``liff.state=/<path>``; ``liff.init()`` there moves on to ``/liff/<path>``, which lands
+    here. The page serves itself (a form that needs the resident's identity asks LINE first);
+    the response gets the LIFF pages' headers (the SDK in the CSP, framing in the simulator).
+    """
+    from wagtail.views import serve
+
+    return liff_headers(serve(request, path))
+
+
 @require_safe
 @liff_login_required
 def home(request: HttpRequest) -> HttpResponse:

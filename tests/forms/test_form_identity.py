@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+from django.conf import settings
 from django.test import Client
 
 from emulator.client import EmulatorControl
@@ -57,3 +58,24 @@ def test_forms_without_identity_stay_open_to_anyone(
     assert IDENTIFYING not in soup_of(client.get(page.url)).get_text()
     post(client, page, VALID_POST)
     assert FormPageSubmission.objects.get().line_user_id == ""
+
+
+def test_a_form_opened_through_the_liff_app_is_served_under_liff(
+    client: Client,
+    make_form: Callable[..., FormPage],
+    liff_app: str,  # noqa: F811 - the imported fixture
+    emu: EmulatorControl,
+) -> None:
+    """``https://liff.line.me/{liffId}/<path>`` ends at ``/liff/<path>``: the page at ``/<path>``."""
+    page = make_form(requires_line_identity=True)
+    liff_url = "/liff" + page.url
+    assert IDENTIFYING in soup_of(client.get(liff_url)).get_text()
+    resident, token = opens_app(emu, "大船渡 太郎")
+    assert identify(client, token).status_code == 200
+    response = client.get(liff_url)
+    assert soup_of(response).find("form", attrs={"data-kf-form": True}) is not None
+    sdk_origin = settings.KAIRAN_LIFF_SDK_URL.split("/static/")[0]
+    assert f"script-src 'self' {sdk_origin}" in response["Content-Security-Policy"]  # LIFF headers
+    client.post(liff_url, VALID_POST)
+    assert FormPageSubmission.objects.get().line_user_id == resident
+    assert client.get("/liff/no-such-page/").status_code == 404
