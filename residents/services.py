@@ -1,8 +1,8 @@
 """Writing residents' attributes: the only place ``ResidentAttributes``, its history and tokens change.
 
 ``actor`` says who made the change: ``"resident"`` (the resident through the
-form) or ``"staff:<user id>"``; a staff change is also written to the
-operation log (keys only, never values).
+form), ``"staff:<user id>"`` or ``"retention"`` (the retention purge, ``residents.tasks``);
+a staff change is also written to the operation log (keys only, never values).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from home.forms.models import line_user_hash
 from residents.attributes import attribute_field_types, tokens_for_answers
 from residents.models import AttributeChange, AttributeFormPage, AttributeToken, ResidentAttributes
 
-_ACTOR = re.compile(r"^(resident|staff:\d+)$")
+_ACTOR = re.compile(r"^(resident|staff:\d+|retention)$")
 
 
 def _check_actor(actor: str) -> None:
@@ -136,6 +136,31 @@ def delete_attributes(*, line_user_id: str, actor: str) -> bool:
     row.save(update_fields=["answers", "updated_at"])
     AttributeToken.objects.filter(resident=row).delete()
     _log_staff(actor=actor, action="kairan.write.delete", resident_id=row.pk, keys=[])
+    return True
+
+
+@transaction.atomic
+def withdraw(*, line_user_id: str, actor: str) -> bool:
+    """Remove everything held about the resident's 受信設定: answers, tokens, history values.
+
+    The history entries stay as anonymous counts (kind and time, no resident, no values), as
+    the resident's departure should not change how many registrations and changes there were.
+    Returns whether anything was held.
+    """
+    _check_actor(actor)
+    row = _find(line_user_id, for_update=True)
+    if row is None:
+        return False
+    AttributeChange.objects.filter(resident=row).update(changes={}, resident=None)
+    AttributeChange.objects.create(
+        resident=None,
+        actor=actor,
+        kind=AttributeChange.Kind.DELETED,
+        changes={},  # type: ignore[misc]  # a TextField to the stubs
+    )
+    resident_id = row.pk
+    row.delete()  # its tokens go with it
+    _log_staff(actor=actor, action="kairan.write.delete", resident_id=resident_id, keys=[])
     return True
 
 

@@ -21,7 +21,17 @@ from kairan.staff.roles import ADMIN, ROLES, VIEWER
 from tests.conftest import totp_code
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "manual"
-EXPECTED_ORDER = ["login", "staff", "oplog", "line-settings", "followers", "forms", "residents", "emulator", "manual"]
+EXPECTED_ORDER = [
+    "login",
+    "staff",
+    "oplog",
+    "line-settings",
+    "followers",
+    "forms",
+    "residents",
+    "emulator",
+    "manual",
+]
 
 
 def soup_of(response: Any) -> BeautifulSoup:

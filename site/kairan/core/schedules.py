@@ -42,6 +42,12 @@ SCHEDULES: tuple[ScheduleSpec, ...] = (
         cron="40 3 * * *",
     ),
     ScheduleSpec(
+        "residents.purge",
+        "residents.tasks.purge_departed_residents",
+        Schedule.CRON,
+        cron="50 3 * * *",
+    ),
+    ScheduleSpec(
         "line_channel.followers.profiles",
         "line_channel.tasks.refresh_follower_profiles",
         Schedule.MINUTES,
