@@ -38,6 +38,11 @@ def _playwright() -> Iterator[Any]:
 
 @pytest.fixture(scope="session")
 def browser(_playwright: Any) -> Iterator[Any]:
+    from playwright.sync_api import expect
+
+    # Assertions wait as long as actions do (15 s): on a busy 2-core CI machine a Wagtail publish
+    # or a first page render can take longer than Playwright's 5 s default.
+    expect.set_options(timeout=15_000)
     browser = _playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
     yield browser
     browser.close()
