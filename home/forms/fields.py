@@ -340,7 +340,8 @@ class CompositeField(forms.Field):
         return self.clean_parts(parts)
 
     def clean_parts(self, parts: dict[str, str]) -> dict[str, Any]:
-        raise NotImplementedError
+        """Validate and normalise the parts; each composite type (氏名, 住所, 位置) defines its own."""
+        raise NotImplementedError(f"{type(self).__name__} must define clean_parts()")
 
 
 class NameField(CompositeField):
