@@ -9,13 +9,14 @@ pseudonymous ids the API needs, and they are looked up.
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from wagtail.contrib.settings.models import BaseGenericSetting, register_setting
 
-from kairan.core.crypto import EncryptedJSONField, EncryptedTextField
+from kairan.core.crypto import EncryptedJSONField, EncryptedTextField, line_user_hash
 from line_channel.panels_settings import SETTINGS_EDIT_HANDLER
 
 
@@ -95,6 +96,8 @@ class Follower(models.Model):
         BLOCKED = "blocked", _("ブロック中")
 
     line_user_id = models.CharField(_("LINE ユーザーID"), max_length=64, unique=True)
+    # The keyed hash other rows of the same resident are found by (受信設定, agreements, forms).
+    line_user_hash = models.CharField(max_length=64, blank=True, db_index=True, editable=False)
     display_name = EncryptedTextField(_("表示名"), blank=True)
     picture_url = EncryptedTextField(_("プロフィール画像"), blank=True)
     language = models.CharField(_("言語"), max_length=16, blank=True)
@@ -111,6 +114,13 @@ class Follower(models.Model):
 
     def __str__(self) -> str:
         return self.display_name or self.line_user_id
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self.line_user_hash:
+            self.line_user_hash = line_user_hash(self.line_user_id)
+            if kwargs.get("update_fields") is not None:
+                kwargs["update_fields"] = {*kwargs["update_fields"], "line_user_hash"}
+        super().save(*args, **kwargs)
 
 
 class FollowChange(models.Model):

@@ -1,12 +1,12 @@
-"""URLs of the LIFF pages, included under ``liff/``: the LIFF app's endpoint URL is
-``<KAIRAN_BASE_URL>/liff/``, so ``https://liff.line.me/{liffId}/path`` opens ``/liff/path``."""
+"""URLs of the LIFF machinery, included under ``liff/`` (after My Page, ``residents.urls_mypage``,
+whose ``/liff/`` is the LIFF app's endpoint URL): ``https://liff.line.me/{liffId}/path`` opens
+``/liff/path``."""
 
 from django.urls import path
 
 from line_channel import views_liff
 
 urlpatterns = [
-    path("", views_liff.home, name="liff_home"),
     path("session/", views_liff.start_session, name="liff_session"),
     path("session/end/", views_liff.end_session, name="liff_session_end"),
     # https://liff.line.me/{liffId}/<path>: any page of the site (a form) opened inside LINE.

@@ -10,9 +10,7 @@ configured or LINE unreachable). A refused token also ends any live identity the
 session had: the page asked because the identity was missing or not its user's.
 ``end_session`` logs the resident out (``kairanLiff.logout()``).
 
-``home`` is the LIFF app's endpoint URL (``/liff/``) and the page My Page will
-replace: it shows the identified resident's LINE display name as Kairan knows
-it (friends' profiles, ``Follower``).
+The LIFF app's endpoint URL (``/liff/``) is My Page (``residents.views_mypage``).
 """
 
 from __future__ import annotations
@@ -21,20 +19,16 @@ import json
 import logging
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.views.decorators.http import require_POST, require_safe
+from django.views.decorators.http import require_POST
 
 from line_channel.liff import (
     LiffAuthError,
-    current_line_user,
     expire_line_user,
     forget_line_user,
     liff_headers,
-    liff_login_required,
     remember_line_user,
-    render_liff,
     verify_id_token,
 )
-from line_channel.models import Follower
 
 log = logging.getLogger(__name__)
 
@@ -85,12 +79,3 @@ def site_page(request: HttpRequest, path: str) -> HttpResponse:
     from wagtail.views import serve
 
     return liff_headers(serve(request, path))
-
-
-@require_safe
-@liff_login_required
-def home(request: HttpRequest) -> HttpResponse:
-    """The LIFF app's first page (My Page to be): who LINE says the resident is."""
-    follower = Follower.objects.filter(line_user_id=current_line_user(request)).first()
-    following = follower is not None and follower.status == Follower.Status.FOLLOWING
-    return render_liff(request, "line_channel/liff_home.html", {"follower": follower, "following": following})

@@ -129,3 +129,36 @@ def attributes_of(line_user_id: str) -> ResidentAttributeView:
     if row is None or row.line_user_id != line_user_id:  # the hash is the lookup, the id the proof
         return ResidentAttributeView()
     return ResidentAttributeView(answers=row.current, field_types=attribute_field_types())
+
+
+@dataclass(frozen=True)
+class AnswerLine:
+    """One item of a resident's 受信設定 as people read it."""
+
+    key: str
+    label: str
+    text: str
+    staff_only: bool = False
+    retired: bool = False
+
+
+def describe(answers: dict[str, Any], *, for_staff: bool = False) -> list[AnswerLine]:
+    """The answers in the form's order with labels (「お住まいの地区: 盛町」), every current item
+    listed (unanswered ones as ""). Residents see their own items; staff also staff-only items
+    and answers to items the form no longer has."""
+    from home.forms.answers import columns_for_page, format_value
+    from residents.models import AttributeFormPage
+
+    page = AttributeFormPage.objects.first()
+    if page is None:
+        return []
+    lines = []
+    for column in columns_for_page(page):
+        if (column.staff_only or column.retired) and not for_staff:
+            continue
+        if column.retired and column.key not in answers:
+            continue
+        value = format_value(column, answers.get(column.key))
+        text = f"{value}年" if column.field_type == "birth_year" and value != "" else str(value)
+        lines.append(AnswerLine(column.key, column.label, text, column.staff_only, column.retired))
+    return lines

@@ -11,12 +11,15 @@ from __future__ import annotations
 
 from typing import Any, NoReturn
 
-from django.core.exceptions import ImproperlyConfigured
+from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.db import models, transaction
 from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
 from django.template.response import TemplateResponse
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from wagtail.admin.panels import FieldPanel, MultiFieldPanel
+from wagtail.fields import RichTextField
 from wagtail.models import Page
 
 from home.forms.builder import KairanForm
@@ -71,10 +74,14 @@ class AttributeFormPage(BaseFormPage):
         """The form, pre-filled with the resident's current answers; sending it replaces them.
 
         Only ``serve`` calls this, after LINE has vouched for the resident (or in a staff preview).
+        A resident who has not agreed to the current terms is sent to My Page to agree first.
         """
+        from residents.consent import needs_agreement
         from residents.services import current_answers, save_attributes
 
         line_user_id = self.get_line_user_id(request)
+        if line_user_id and needs_agreement(line_user_id):
+            return redirect(mypage_url(request, next_url=request.get_full_path()))
         current = current_answers(line_user_id) if line_user_id else {}
         if request.method == "POST":
             form = self.get_form(request.POST, request.FILES, page=self, user=request.user)
@@ -92,6 +99,21 @@ class AttributeFormPage(BaseFormPage):
         context = self.get_context(request)
         context["form"] = form
         return TemplateResponse(request, self.get_template(request), context)
+
+    def get_context(self, request: HttpRequest, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context(request, *args, **kwargs)
+        context["mypage_url"] = mypage_url(request)
+        return context
+
+
+def mypage_url(request: HttpRequest, *, next_url: str = "") -> str:
+    """My Page (``/liff/``), with ``?next=`` to come back to after agreeing to the terms."""
+    from urllib.parse import urlencode
+
+    from django.urls import reverse
+
+    url = reverse("mypage")
+    return f"{url}?{urlencode({'next': next_url})}" if next_url else url
 
 
 class ResidentAttributes(models.Model):
@@ -166,3 +188,79 @@ class AttributeToken(models.Model):
 
     def __str__(self) -> str:
         return self.token[:12]
+
+
+class TermsVersion(models.Model):
+    """One version (版) of the terms of use and privacy policy residents agree to on My Page.
+
+    The version in force is the latest whose 施行日時 has come. A version someone agreed to
+    can no longer be edited (what they agreed to must stay what it was): staff add a new
+    version instead, and residents who agreed to an older one are asked again when the new
+    one says so (``requires_reagreement``).
+    """
+
+    version = models.CharField(
+        "版", max_length=50, unique=True, help_text="例: 第2版（2027年4月1日施行）。市民の画面に表示します。"
+    )
+    effective_at = models.DateTimeField(
+        "施行日時", default=timezone.now, help_text="この日時から、市民に同意を求めるのがこの版になります。"
+    )
+    purpose = RichTextField(
+        "利用目的のお知らせ",
+        help_text="登録の前に必ず表示します。集める情報と、その使い道を短く書きます。",
+    )
+    terms = RichTextField("利用規約")
+    privacy_policy = RichTextField("プライバシーポリシー（個人情報の取扱い）")
+    change_summary = models.TextField(
+        "前の版からの主な変更点", blank=True, help_text="同意し直してもらうときに、市民に表示します。"
+    )
+    requires_reagreement = models.BooleanField(
+        "同意し直してもらう",
+        default=True,
+        help_text="前の版に同意した人にも、この版への同意を求めます。誤字の修正など、中身が変わらない版では外します。",
+    )
+    created_at = models.DateTimeField("作成日時", auto_now_add=True)
+
+    class Meta:
+        verbose_name = "利用規約・プライバシーポリシー"
+        verbose_name_plural = "利用規約・プライバシーポリシー"
+        ordering = ["-effective_at", "-pk"]
+
+    def __str__(self) -> str:
+        return self.version
+
+    @property
+    def in_force(self) -> bool:
+        return self.effective_at <= timezone.now()
+
+    def agreed_count(self) -> int:
+        return self.consents.count()
+
+    def clean(self) -> None:
+        super().clean()
+        if self.pk and Consent.objects.filter(terms_id=self.pk).exists():
+            raise ValidationError(
+                "この版にはすでに同意した人がいるため、変更できません。内容を変えるときは、新しい版を追加してください。"
+            )
+
+
+class Consent(models.Model):
+    """A resident's agreement to a version of the terms, found by the keyed hash of their LINE user id.
+
+    When the resident withdraws, the hash is cleared: the row stays as an anonymous count of
+    agreements to that version.
+    """
+
+    line_user_hash = models.CharField(max_length=64, blank=True, db_index=True, editable=False)
+    terms = models.ForeignKey(
+        TermsVersion, on_delete=models.PROTECT, related_name="consents", verbose_name="版"
+    )
+    agreed_at = models.DateTimeField("同意日時", default=timezone.now)
+
+    class Meta:
+        verbose_name = "利用規約への同意"
+        verbose_name_plural = "利用規約への同意"
+        ordering = ["agreed_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.terms} への同意"

@@ -12,9 +12,10 @@ from typing import Any
 
 from django.db import transaction
 
-from home.forms.models import line_user_hash
+from home.forms.models import FormPageSubmission, line_user_hash
 from residents.attributes import attribute_field_types, tokens_for_answers
-from residents.models import AttributeChange, AttributeFormPage, AttributeToken, ResidentAttributes
+from residents.consent import resident_number
+from residents.models import AttributeChange, AttributeFormPage, AttributeToken, Consent, ResidentAttributes
 
 _ACTOR = re.compile(r"^(resident|staff:\d+|retention)$")
 
@@ -24,7 +25,9 @@ def _check_actor(actor: str) -> None:
         raise ValueError(f"actor must be 'resident' or 'staff:<user id>', not {actor!r}")
 
 
-def _log_staff(*, actor: str, action: str, resident_id: int, keys: list[str]) -> None:
+def _log_staff(
+    *, actor: str, action: str, line_user_id: str, keys: list[str], label: str = "受信設定"
+) -> None:
     if not actor.startswith("staff:"):
         return
     from django.contrib.auth import get_user_model
@@ -36,8 +39,8 @@ def _log_staff(*, actor: str, action: str, resident_id: int, keys: list[str]) ->
         action=action,
         user=user,
         object_type="residents.residentattributes",
-        object_id=str(resident_id),
-        object_label="受信設定",
+        object_id=resident_number(line_user_id),
+        object_label=label,
         username=actor,
         data={"keys": keys},
     )
@@ -107,7 +110,7 @@ def save_attributes(
     }
     _rewrite_tokens(row, field_types)
     action = "kairan.write.create" if kind == AttributeChange.Kind.CREATED else "kairan.write.update"
-    _log_staff(actor=actor, action=action, resident_id=row.pk, keys=sorted(changes))
+    _log_staff(actor=actor, action=action, line_user_id=line_user_id, keys=sorted(changes))
     return row
 
 
@@ -135,33 +138,46 @@ def delete_attributes(*, line_user_id: str, actor: str) -> bool:
     row.answers = {}  # type: ignore[assignment]  # a TextField to the stubs
     row.save(update_fields=["answers", "updated_at"])
     AttributeToken.objects.filter(resident=row).delete()
-    _log_staff(actor=actor, action="kairan.write.delete", resident_id=row.pk, keys=[])
+    _log_staff(actor=actor, action="kairan.write.delete", line_user_id=line_user_id, keys=[])
     return True
 
 
 @transaction.atomic
 def withdraw(*, line_user_id: str, actor: str) -> bool:
-    """Remove everything held about the resident's 受信設定: answers, tokens, history values.
+    """The resident leaves: everything that ties what we hold to them goes.
 
-    The history entries stay as anonymous counts (kind and time, no resident, no values), as
-    the resident's departure should not change how many registrations and changes there were.
+    - 受信設定: answers, tokens and the history's values are deleted; the history entries stay
+      as anonymous counts (kind and time, no resident), so the resident's departure does not
+      change how many registrations and changes there were.
+    - Agreements to the terms: kept as anonymous counts per version (the hash is cleared).
+    - Form submissions (reports, surveys): no longer tied to the resident (LINE user id and
+      hash cleared); what they wrote stays as the city's record of the report or answer, and
+      no reply can reach them any more.
+
     Returns whether anything was held.
     """
     _check_actor(actor)
-    row = _find(line_user_id, for_update=True)
-    if row is None:
-        return False
-    AttributeChange.objects.filter(resident=row).update(changes={}, resident=None)
-    AttributeChange.objects.create(
-        resident=None,
-        actor=actor,
-        kind=AttributeChange.Kind.DELETED,
-        changes={},  # type: ignore[misc]  # a TextField to the stubs
+    key = line_user_hash(line_user_id)
+    consents = Consent.objects.filter(line_user_hash=key).update(line_user_hash="")
+    submissions = FormPageSubmission.objects.filter(line_user_hash=key).update(
+        line_user_hash="", line_user_id=""
     )
-    resident_id = row.pk
-    row.delete()  # its tokens go with it
-    _log_staff(actor=actor, action="kairan.write.delete", resident_id=resident_id, keys=[])
-    return True
+    row = _find(line_user_id, for_update=True)
+    if row is not None:
+        AttributeChange.objects.filter(resident=row).update(changes={}, resident=None)
+        AttributeChange.objects.create(
+            resident=None,
+            actor=actor,
+            kind=AttributeChange.Kind.DELETED,
+            changes={},  # type: ignore[misc]  # a TextField to the stubs
+        )
+        row.delete()  # its tokens go with it
+    held = row is not None or bool(consents or submissions)
+    if held:
+        _log_staff(
+            actor=actor, action="kairan.write.delete", line_user_id=line_user_id, keys=[], label="利用登録"
+        )
+    return held
 
 
 def reindex_all() -> int:

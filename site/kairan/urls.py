@@ -16,7 +16,9 @@ urlpatterns = [
     path("manual/", include("kairan.manual.public_urls")),
     # LINE posts webhook events here (signed; no CSRF token, no session).
     path("line/webhook/", line_webhook.receive, name="line_webhook"),
-    # LIFF pages (opened inside LINE); the LIFF app's endpoint URL is <KAIRAN_BASE_URL>/liff/.
+    # LIFF pages (opened inside LINE); the LIFF app's endpoint URL is <KAIRAN_BASE_URL>/liff/,
+    # which is My Page. The LIFF identity endpoints and any site page under /liff/<path> follow.
+    path("liff/", include("residents.urls_mypage")),
     path("liff/", include("line_channel.urls_liff")),
     # Everything else is a Wagtail page; this must stay last.
     path("", include(wagtail_urls)),

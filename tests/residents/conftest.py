@@ -10,10 +10,14 @@ from django.test import Client
 from wagtail.models import Page
 
 from emulator.client import EmulatorControl
+from residents.consent import terms_in_force
 from residents.models import AttributeFormPage
-from tests.forms.conftest import block, key
+from tests.forms.conftest import block, key, make_form, section  # noqa: F401 - fixtures
 from tests.line.conftest import line_channel  # noqa: F401 - fixture
 from tests.line.test_liff import identify, liff_app, opens_app  # noqa: F401 - fixture
+
+MYPAGE = "/liff/"
+AGREE = "/liff/agree/"
 
 GENDER, BIRTH_YEAR, DISTRICT, WORK, TOPICS, MEMO = (key(n) for n in range(1, 7))
 
@@ -64,12 +68,21 @@ def identified(
     liff_app: str,  # noqa: F811 - the imported fixture
     emu: EmulatorControl,
 ) -> Callable[[str], tuple[Client, str]]:
-    """A new resident who opened the LIFF app: a client LINE vouched for, and their user id."""
+    """A new resident who opened the LIFF app: a client LINE vouched for, and their user id.
 
-    def _identified(name: str) -> tuple[Client, str]:
+    Unless ``agreed=False``, the resident has also agreed to the terms in force on My Page (as
+    they must before the 受信設定 form shows).
+    """
+
+    def _identified(name: str, *, agreed: bool = True) -> tuple[Client, str]:
         client = Client()
         user_id, token = opens_app(emu, name)
         assert identify(client, token).status_code == 200
+        if agreed:
+            terms = terms_in_force()
+            assert terms is not None
+            response = client.post(AGREE, {"terms": terms.pk, "agree": "yes"})
+            assert response.status_code == 302, response.content.decode()
         return client, user_id
 
     return _identified

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import json
 import os
 from dataclasses import dataclass
@@ -137,6 +138,14 @@ def _open(kid: str, sealed: bytes, aad: bytes, context: bytes) -> bytes:
             "An encrypted value cannot be decrypted with KAIRAN_FIELD_KEYS (wrong or missing key, "
             f"or the value was altered or copied from another field){where}."
         ) from exc
+
+
+def line_user_hash(line_user_id: str) -> str:
+    """A keyed hash of a LINE user id: how a resident's rows (friend, 受信設定, agreements, form
+    submissions) are found without looking them up by the id itself, which most of them hold
+    only encrypted."""
+    key = f"kairan.forms.line_user:{settings.SECRET_KEY}".encode()
+    return hmac.new(key, line_user_id.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
 def encrypt(text: str, *, context: bytes = b"") -> str:
