@@ -69,11 +69,8 @@ class FormItem:
         """Where the error summary's link for this field should land."""
         if self.field is None:
             return ""
-        widget = self.field.field.widget
-        part_names = getattr(widget, "part_names", None)
-        if part_names:
-            return f"{self.field.auto_id}_{part_names[0]}"
-        if widget.use_fieldset:
+        # Django numbers the inputs of a multi-part or multiple-choice widget: <id>_0, <id>_1, ...
+        if isinstance(self.field.field.widget, forms.MultiWidget) or self.field.field.widget.use_fieldset:
             return f"{self.field.auto_id}_0"
         return str(self.field.auto_id)
 

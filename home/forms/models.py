@@ -9,13 +9,12 @@ readable and exportable.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
 import uuid
+from collections.abc import Sequence
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.files.base import ContentFile
@@ -31,7 +30,12 @@ from wagtail.signals import page_published
 
 from home.forms.blocks import FieldSpec, FormFieldsBlock, field_specs
 from home.forms.builder import KairanForm, KairanFormBuilder
-from kairan.core.crypto import EncryptedJSONField, EncryptedTextField, encrypt_bytes
+from kairan.core.crypto import EncryptedJSONField, EncryptedTextField, encrypt_bytes, line_user_hash
+
+__all__ = ["line_user_hash"]  # re-exported: forms and residents find residents by it
+
+if TYPE_CHECKING:
+    from home.forms.answers import Column
 
 logger = logging.getLogger(__name__)
 
@@ -48,18 +52,15 @@ def photo_context(name: str) -> bytes:
     return f"home.forms.photo:{name}".encode()
 
 
-def line_user_hash(line_user_id: str) -> str:
-    """A keyed hash of a LINE user id, to find a resident's submissions without storing the id in clear."""
-    key = f"kairan.forms.line_user:{settings.SECRET_KEY}".encode()
-    return hmac.new(key, line_user_id.encode("utf-8"), hashlib.sha256).hexdigest()
-
-
 class FormPageSubmission(AbstractFormSubmission):
     """One resident's answers; everything personal is encrypted at rest."""
 
     form_data = EncryptedJSONField(default=dict)
     line_user_id = EncryptedTextField("LINE ユーザーID", blank=True, default="")
     line_user_hash = models.CharField(max_length=64, blank=True, default="", db_index=True, editable=False)
+
+    # Set by a view that shows many submissions of one form, so get_data() does not read them per row.
+    answer_columns: Sequence[Column] | None = None
 
     class Meta:
         verbose_name = "フォームの回答"
@@ -78,7 +79,7 @@ class FormPageSubmission(AbstractFormSubmission):
         """Answers as staff read them (labels, not codes), by key, for Wagtail's listing."""
         from home.forms.answers import columns_for_page, display_value
 
-        columns = columns_for_page(self.page)
+        columns = columns_for_page(self.page) if self.answer_columns is None else self.answer_columns
         data: dict[str, Any] = {column.key: display_value(column, self) for column in columns}
         data["submit_time"] = self.submit_time
         return data

@@ -29,17 +29,22 @@ class FormSubmissionsListView(SpreadsheetExportViewMixin, SubmissionsListView):
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
         page = kwargs["form_page"]
+        self.answer_columns = columns_for_page(page)  # once per request, for every row
         self.export_name = f"フォームの回答（{page.title}）"
         self.export_filename_stem = f"form-{page.slug}"
         self.export_columns = [
             ("回答番号", lambda s: s.pk),
             ("送信日時", lambda s: _local_time(s.submit_time)),
-            *((column.heading, _exporter(column)) for column in columns_for_page(page)),
+            *((column.heading, _exporter(column)) for column in self.answer_columns),
         ]
         return super().dispatch(request, *args, **kwargs)
 
-    def get_base_queryset(self) -> Any:
-        return super().get_base_queryset().select_related("page")
+    def paginate_queryset(self, queryset: Any, page_size: int) -> Any:
+        paginator, page, submissions, is_paginated = super().paginate_queryset(queryset, page_size)
+        # Evaluates the page's queryset; Wagtail then iterates the same (cached) objects.
+        for submission in submissions:
+            submission.answer_columns = self.answer_columns
+        return paginator, page, submissions, is_paginated
 
 
 def photo(request: HttpRequest, submission_id: int, key: str, index: int) -> HttpResponse:

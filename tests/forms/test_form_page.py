@@ -72,7 +72,9 @@ def test_invalid_post_shows_errors_beside_fields_and_a_summary(
     assert summary is not None and summary["role"] == "alert"
     links = {a["href"]: a.get_text() for a in summary.select("a")}
     assert links[f"#id_{key(4)}"].startswith("電話番号: 電話番号は0から始まる")
-    assert f"#id_{key(2)}_family" in links and f"#id_{key(9)}" in links
+    assert f"#id_{key(2)}_0" in links and f"#id_{key(9)}" in links
+    for href in links:  # each link lands on an input of its field
+        assert soup.select_one(f"{href}:is(input, select, textarea)"), href
     phone = soup.select_one(f"#id_{key(4)}")
     assert phone["aria-invalid"] == "true"  # type: ignore[index]
     assert phone["aria-describedby"] == f"id_{key(4)}_error"  # type: ignore[index]
