@@ -15,14 +15,16 @@ from typing import Any
 
 import django_filters
 from django.db.models import Q, QuerySet
+from django.urls import reverse
 from django.utils import timezone
 from wagtail.admin.filters import DateRangePickerWidget, WagtailFilterSet
-from wagtail.admin.ui.tables import Column
+from wagtail.admin.ui.tables import Column, TitleColumn
 from wagtail.admin.views.reports.base import ReportView
 from wagtail.permission_policies import ModelPermissionPolicy
 
 from kairan.core.export_views import SpreadsheetExportViewMixin
 from kairan.manual.help import HelpLinkMixin
+from kairan.oplog.services import record_personal_view
 from line_channel.followers import DayCount, daily_series, friend_counts, language_name
 from line_channel.models import Follower
 
@@ -231,6 +233,20 @@ class FollowersView(HelpLinkMixin, SpreadsheetExportViewMixin, ReportView):
         ("LINE ユーザーID", lambda f: f.line_user_id),
     )
 
+    def get_table(self, object_list: Any) -> Any:
+        """Staff who may see residents' personal data get each display name as a link to the
+        resident's page (市民の情報)."""
+        table = super().get_table(object_list)
+        if self.request.user.has_perm("residents.view_personal_data"):
+            name = TitleColumn(
+                "display_name",
+                label="表示名",
+                accessor=lambda f: f.display_name or PROFILE_PENDING,
+                get_url=lambda f: reverse("residents_admin:detail", args=[f.line_user_hash]),
+            )
+            table.columns = {**table.columns, "display_name": name}
+        return table
+
     def get_queryset(self) -> QuerySet[Follower]:
         return self.order_queryset(Follower.objects.all())
 
@@ -252,7 +268,11 @@ class FollowersView(HelpLinkMixin, SpreadsheetExportViewMixin, ReportView):
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
         if self.is_export:
-            return context
+            return context  # the export logs itself
+        # Display names are personal data: each list shown is in the operation log.
+        record_personal_view(
+            request=self.request, label="友だち一覧", data={"page": self.request.GET.get("p", "1")}
+        )
         start, end = self.series_period()
         series = daily_series(start=start, end=end)
         context.update(

@@ -66,6 +66,11 @@ class AttributeFormPage(BaseFormPage):
     def save_submission(self, *, form: KairanForm, line_user_id: str | None = None) -> NoReturn:
         raise ImproperlyConfigured("受信設定の回答は residents.services.save_attributes で保存します。")
 
+    def answers_after(self, *, form: KairanForm, current: dict[str, Any], shown: set[str]) -> dict[str, Any]:
+        """The answers once ``form`` is saved: the items it ``shown`` are replaced (or cleared), the
+        others (staff-only items on the resident's form, items the form no longer has) kept."""
+        return {k: v for k, v in current.items() if k not in shown} | self.stored_answers(form)
+
     def resident_keys(self) -> set[str]:
         """Keys of the fields the resident's own form shows (staff-only fields excluded)."""
         return {spec.clean_name for spec in self.get_form_fields() if not spec.staff_only}
@@ -86,10 +91,8 @@ class AttributeFormPage(BaseFormPage):
         if request.method == "POST":
             form = self.get_form(request.POST, request.FILES, page=self, user=request.user)
             if form.is_valid() and line_user_id:
-                shown = self.resident_keys()
-                # Staff-only answers and answers to removed fields are not on the resident's form:
-                # they are kept as they are; the fields the form shows are replaced (or cleared).
-                answers = {k: v for k, v in current.items() if k not in shown} | self.stored_answers(form)
+                # Staff-only answers and answers to removed fields are not on the resident's form.
+                answers = self.answers_after(form=form, current=current, shown=self.resident_keys())
                 with transaction.atomic():
                     save_attributes(page=self, line_user_id=line_user_id, answers=answers, actor="resident")
                     self.notify_by_line(line_user_id=line_user_id)
@@ -128,6 +131,9 @@ class ResidentAttributes(models.Model):
     class Meta:
         verbose_name = "受信設定"
         verbose_name_plural = "受信設定"
+        # Who may open a resident's page (受信設定, history, agreements, form answers) and export
+        # it for a disclosure request. システム管理者 has it; other groups only when granted.
+        permissions = [("view_personal_data", "市民の個人情報の閲覧")]
 
     def __str__(self) -> str:
         return f"受信設定 #{self.pk}"

@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('line_channel', '0002_rate_slot'),
+        ("line_channel", "0002_rate_slot"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='follower',
-            name='line_user_hash',
+            model_name="follower",
+            name="line_user_hash",
             field=models.CharField(blank=True, db_index=True, editable=False, max_length=64),
         ),
     ]
@@ -23,7 +22,9 @@ def fill_hashes(apps, schema_editor):
 
     Follower = apps.get_model("line_channel", "Follower")
     batch = []
-    for follower in Follower.objects.filter(line_user_hash="").only("pk", "line_user_id").iterator(chunk_size=2000):
+    for follower in (
+        Follower.objects.filter(line_user_hash="").only("pk", "line_user_id").iterator(chunk_size=2000)
+    ):
         follower.line_user_hash = line_user_hash(follower.line_user_id)
         batch.append(follower)
         if len(batch) >= 2000:

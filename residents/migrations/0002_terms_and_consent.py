@@ -7,43 +7,104 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('residents', '0001_initial'),
+        ("residents", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='TermsVersion',
+            name="TermsVersion",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('version', models.CharField(help_text='例: 第2版（2027年4月1日施行）。市民の画面に表示します。', max_length=50, unique=True, verbose_name='版')),
-                ('effective_at', models.DateTimeField(default=django.utils.timezone.now, help_text='この日時から、市民に同意を求めるのがこの版になります。', verbose_name='施行日時')),
-                ('purpose', wagtail.fields.RichTextField(help_text='登録の前に必ず表示します。集める情報と、その使い道を短く書きます。', verbose_name='利用目的のお知らせ')),
-                ('terms', wagtail.fields.RichTextField(verbose_name='利用規約')),
-                ('privacy_policy', wagtail.fields.RichTextField(verbose_name='プライバシーポリシー（個人情報の取扱い）')),
-                ('change_summary', models.TextField(blank=True, help_text='同意し直してもらうときに、市民に表示します。', verbose_name='前の版からの主な変更点')),
-                ('requires_reagreement', models.BooleanField(default=True, help_text='前の版に同意した人にも、この版への同意を求めます。誤字の修正など、中身が変わらない版では外します。', verbose_name='同意し直してもらう')),
-                ('created_at', models.DateTimeField(auto_now_add=True, verbose_name='作成日時')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "version",
+                    models.CharField(
+                        help_text="例: 第2版（2027年4月1日施行）。市民の画面に表示します。",
+                        max_length=50,
+                        unique=True,
+                        verbose_name="版",
+                    ),
+                ),
+                (
+                    "effective_at",
+                    models.DateTimeField(
+                        default=django.utils.timezone.now,
+                        help_text="この日時から、市民に同意を求めるのがこの版になります。",
+                        verbose_name="施行日時",
+                    ),
+                ),
+                (
+                    "purpose",
+                    wagtail.fields.RichTextField(
+                        help_text="登録の前に必ず表示します。集める情報と、その使い道を短く書きます。",
+                        verbose_name="利用目的のお知らせ",
+                    ),
+                ),
+                ("terms", wagtail.fields.RichTextField(verbose_name="利用規約")),
+                (
+                    "privacy_policy",
+                    wagtail.fields.RichTextField(verbose_name="プライバシーポリシー（個人情報の取扱い）"),
+                ),
+                (
+                    "change_summary",
+                    models.TextField(
+                        blank=True,
+                        help_text="同意し直してもらうときに、市民に表示します。",
+                        verbose_name="前の版からの主な変更点",
+                    ),
+                ),
+                (
+                    "requires_reagreement",
+                    models.BooleanField(
+                        default=True,
+                        help_text="前の版に同意した人にも、この版への同意を求めます。誤字の修正など、中身が変わらない版では外します。",
+                        verbose_name="同意し直してもらう",
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True, verbose_name="作成日時")),
             ],
             options={
-                'verbose_name': '利用規約・プライバシーポリシー',
-                'verbose_name_plural': '利用規約・プライバシーポリシー',
-                'ordering': ['-effective_at', '-pk'],
+                "verbose_name": "利用規約・プライバシーポリシー",
+                "verbose_name_plural": "利用規約・プライバシーポリシー",
+                "ordering": ["-effective_at", "-pk"],
             },
         ),
         migrations.CreateModel(
-            name='Consent',
+            name="Consent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('line_user_hash', models.CharField(blank=True, db_index=True, editable=False, max_length=64)),
-                ('agreed_at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='同意日時')),
-                ('terms', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='consents', to='residents.termsversion', verbose_name='版')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "line_user_hash",
+                    models.CharField(blank=True, db_index=True, editable=False, max_length=64),
+                ),
+                (
+                    "agreed_at",
+                    models.DateTimeField(default=django.utils.timezone.now, verbose_name="同意日時"),
+                ),
+                (
+                    "terms",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="consents",
+                        to="residents.termsversion",
+                        verbose_name="版",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': '利用規約への同意',
-                'verbose_name_plural': '利用規約への同意',
-                'ordering': ['agreed_at', 'pk'],
+                "verbose_name": "利用規約への同意",
+                "verbose_name_plural": "利用規約への同意",
+                "ordering": ["agreed_at", "pk"],
             },
         ),
     ]

@@ -27,6 +27,8 @@ ACTIONS: dict[str, tuple[str, Category]] = {
     "kairan.admin.post": ("管理画面での送信", Category.WRITE),
     "kairan.settings.update": ("設定の変更", Category.SETTINGS),
     "kairan.export": ("エクスポート", Category.EXPORT),
+    "kairan.personal.view": ("市民の個人情報の閲覧", Category.PERSONAL),
+    "kairan.personal.export": ("市民の個人情報の書き出し（開示用）", Category.PERSONAL),
     "kairan.oplog.purged": ("保存期間を過ぎたログの削除", Category.SYSTEM),
     "line.connection_test": ("LINE 接続テスト", Category.SETTINGS),
     "line.webhook_register": ("LINE Webhook URL の設定とテスト", Category.SETTINGS),

@@ -20,6 +20,7 @@ class Category(models.TextChoices):
     MFA = "mfa", _("二要素認証")
     WRITE = "write", _("書き込み")
     EXPORT = "export", _("エクスポート")
+    PERSONAL = "personal", _("個人情報の閲覧")
     SETTINGS = "settings", _("設定変更")
     SYSTEM = "system", _("システム")
 

@@ -117,6 +117,20 @@ def record_export(*, request: HttpRequest, name: str, fmt: str, rows: int, filte
     )
 
 
+def record_personal_view(
+    *, request: HttpRequest, label: str, object_id: str = "", data: dict[str, Any] | None = None
+) -> None:
+    """Log that a staff member was shown residents' personal data (a resident's page, a list)."""
+    record(
+        action="kairan.personal.view",
+        request=request,
+        object_type="residents.personal",
+        object_id=object_id,
+        object_label=label,
+        data=data,
+    )
+
+
 def record_access(*, request: HttpRequest, status: int, started: float, now: float) -> None:
     actor_id, username = _actor(None, request)
     AccessLogEntry.objects.create(

@@ -19,6 +19,9 @@ from kairan.staff.roles import ADMIN, APPROVER, EDITOR, ROLES, VIEWER
 # Read access that 閲覧者 and 承認者 do not get: staff accounts, security
 # records and the machinery behind them.
 PRIVATE_APPS = ("auth", "axes", "otp_totp", "django_q", "oplog", "sessions", "contenttypes", "staff", "core")
+# "view_" permissions that are not a plain read of a screen every reader may see: residents'
+# personal data is for the システム管理者 and whom they grant it to.
+PRIVATE_VIEW_CODENAMES = ("view_personal_data",)
 
 PAGE_PERMISSIONS = {
     ADMIN: ("add", "bulk_delete", "change", "lock", "publish", "unlock"),
@@ -60,9 +63,9 @@ def sync_role_permissions() -> None:
     groups = {name: Group.objects.get_or_create(name=name)[0] for name in ROLES}
     access_admin = Permission.objects.get(content_type__app_label="wagtailadmin", codename="access_admin")
     view = list(
-        Permission.objects.filter(codename__startswith="view_").exclude(
-            content_type__app_label__in=PRIVATE_APPS
-        )
+        Permission.objects.filter(codename__startswith="view_")
+        .exclude(content_type__app_label__in=PRIVATE_APPS)
+        .exclude(codename__in=PRIVATE_VIEW_CODENAMES)
     )
     groups[ADMIN].permissions.add(*Permission.objects.all())
     groups[APPROVER].permissions.add(access_admin, *view)
