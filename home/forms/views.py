@@ -14,6 +14,7 @@ from wagtail.contrib.forms.views import SubmissionsListView
 from home.forms.answers import Column, columns_for_page, export_value
 from kairan.core.crypto import decrypt_bytes
 from kairan.core.export_views import SpreadsheetExportViewMixin
+from kairan.oplog.services import record_personal_view
 
 
 def _local_time(value: Any) -> str:
@@ -38,6 +39,15 @@ class FormSubmissionsListView(SpreadsheetExportViewMixin, SubmissionsListView):
             *((column.heading, _exporter(column)) for column in self.answer_columns),
         ]
         return super().dispatch(request, *args, **kwargs)
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context: dict[str, Any] = super().get_context_data(**kwargs)
+        if not self.is_export:  # the export logs itself
+            page = self.kwargs["form_page"]
+            record_personal_view(
+                request=self.request, label=f"フォームの回答（{page.title}）", object_id=str(page.pk)
+            )
+        return context
 
     def paginate_queryset(self, queryset: Any, page_size: int) -> Any:
         paginator, page, submissions, is_paginated = super().paginate_queryset(queryset, page_size)
@@ -66,6 +76,12 @@ def photo(request: HttpRequest, submission_id: int, key: str, index: int) -> Htt
         data = decrypt_bytes(handle.read(), context=photo_context(name))
     content_type = (
         item.get("type") if item.get("type") in ("image/jpeg", "image/png") else "application/octet-stream"
+    )
+    record_personal_view(
+        request=request,
+        label="フォームの回答の写真",
+        object_id=str(submission.pk),
+        data={"key": key, "index": index},
     )
     response = HttpResponse(data, content_type=content_type)
     response["Cache-Control"] = "private, no-store"

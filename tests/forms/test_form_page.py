@@ -217,6 +217,10 @@ def test_photos_are_stored_encrypted_outside_media_and_served_to_staff_only(
     response = client.get(url)
     assert response.status_code == 200 and response.content == image
     assert response["Content-Type"] == "image/png" and "no-store" in response["Cache-Control"]
+    from kairan.oplog.models import OperationLogEntry
+
+    seen = OperationLogEntry.objects.get(action="kairan.personal.view", object_label="フォームの回答の写真")
+    assert seen.object_id == str(submission.pk) and seen.data == {"key": key(21), "index": 0}
     outsider = Client()
     outsider.force_login(make_staff("kosodate", EDITOR))
     listing = client.get(f"/admin/forms/submissions/{page.pk}/").content.decode()

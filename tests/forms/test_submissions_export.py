@@ -46,6 +46,8 @@ def listing_url(page: FormPage) -> str:
 
 
 def test_listing_shows_labels_and_retired_fields(answered: FormPage, staff: Client) -> None:
+    from kairan.oplog.models import OperationLogEntry
+
     response = staff.get(listing_url(answered))
     assert response.status_code == 200
     body = response.content.decode()
@@ -55,6 +57,9 @@ def test_listing_shows_labels_and_retired_fields(answered: FormPage, staff: Clie
     assert "会場" in body and "c6-0" not in body
     assert "受付メモ" in body  # the staff-only column
     assert "CSV（UTF-8）" in body and "CSV（Shift_JIS）" in body
+    # Answers are personal data: showing them is in the operation log.
+    entry = OperationLogEntry.objects.get(action="kairan.personal.view")
+    assert entry.object_label == f"フォームの回答（{answered.title}）" and entry.object_id == str(answered.pk)
 
 
 def test_csv_export_has_bom_one_column_per_field_and_neutralised_formulas(
