@@ -19,6 +19,7 @@ from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from wagtail.admin.panels import FieldPanel, MultiFieldPanel
+from wagtail.contrib.settings.models import BaseGenericSetting, register_setting
 from wagtail.fields import RichTextField
 from wagtail.models import Page
 
@@ -270,3 +271,44 @@ class Consent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.terms} への同意"
+
+
+@register_setting(icon="user", name="mypage")
+class MyPageSettings(BaseGenericSetting):
+    """マイページの案内: the message a new friend gets, with a button that opens My Page."""
+
+    invite_on_follow = models.BooleanField(
+        "友だち追加のときにマイページを案内する",
+        default=True,
+        help_text="友だち追加（ブロック解除を含む）のとき、受信設定の登録を案内するメッセージを送ります。",
+    )
+    invite_text = models.TextField(
+        "案内の文",
+        max_length=160,
+        default=(
+            "友だち追加ありがとうございます。受け取りたい情報やお住まいの地区を登録すると、"
+            "あなたに合ったお知らせが届きます。"
+        ),
+        help_text="160文字まで（LINE のボタン付きメッセージの上限）。",
+    )
+    invite_button = models.CharField("ボタンの文字", max_length=20, default="マイページで登録する")
+
+    panels = [FieldPanel("invite_on_follow"), FieldPanel("invite_text"), FieldPanel("invite_button")]
+
+    class Meta:
+        verbose_name = "マイページの案内"
+
+    def invitation(self, liff_id: str) -> dict[str, Any]:
+        """The LINE message: the text with a button opening My Page (the LIFF app) inside LINE."""
+        text = self.invite_text.strip()
+        return {
+            "type": "template",
+            "altText": text,
+            "template": {
+                "type": "buttons",
+                "text": text,
+                "actions": [
+                    {"type": "uri", "label": self.invite_button, "uri": f"https://liff.line.me/{liff_id}"}
+                ],
+            },
+        }

@@ -67,16 +67,16 @@ def _base_context(request: HttpRequest, user_id: str) -> dict[str, Any]:
     }
 
 
-def _consent_page(
-    request: HttpRequest, user_id: str, *, next_url: str = "", error: str = "", status: int = 200
-) -> HttpResponse:
+def _consent_page(request: HttpRequest, user_id: str, *, next_url: str = "", error: str = "") -> HttpResponse:
+    """The agreement screen; with ``error`` when the resident must look again (a page like any form
+    with a mistake in it, so 200)."""
     context = _base_context(request, user_id) | {
         "consent": consent_status(user_id),
         "next": next_url,
         "error": error,
         "agree_field": AGREE_FIELD,
     }
-    return render_liff(request, "residents/mypage_consent.html", context, status=status)
+    return render_liff(request, "residents/mypage_consent.html", context)
 
 
 @require_safe
@@ -106,13 +106,13 @@ def agree(request: HttpRequest) -> HttpResponse:
     posted = request.POST.get("terms", "")
     terms = TermsVersion.objects.filter(pk=int(posted)).first() if posted.isdigit() else None
     if request.POST.get(AGREE_FIELD) != "yes":
-        return _consent_page(request, user_id, next_url=next_url, error=AGREE_ERROR, status=400)
+        return _consent_page(request, user_id, next_url=next_url, error=AGREE_ERROR)
     if terms is None:
-        return _consent_page(request, user_id, next_url=next_url, error=TERMS_CHANGED, status=400)
+        return _consent_page(request, user_id, next_url=next_url, error=TERMS_CHANGED)
     try:
         record_agreement(line_user_id=user_id, terms=terms)
     except TermsChanged as changed:
-        return _consent_page(request, user_id, next_url=next_url, error=str(changed), status=409)
+        return _consent_page(request, user_id, next_url=next_url, error=str(changed))
     if not next_url:
         page = settings_page()
         next_url = settings_url(page) if page and not current_answers(user_id) else reverse("mypage")

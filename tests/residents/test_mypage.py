@@ -61,7 +61,7 @@ def test_first_visit_asks_for_agreement_then_opens_the_settings_form(
 
     # Agreeing without ticking the box: a clear message announced beside it, nothing recorded.
     refused = client.post(AGREE, {"terms": terms.pk, "next": "/liff/jushin/"})
-    assert refused.status_code == 400
+    assert refused.status_code == 200
     alert = BeautifulSoup(refused.content.decode(), "html.parser").select_one("[role=alert]")
     assert alert is not None and "チェックを入れてから" in alert.get_text()
     checkbox = BeautifulSoup(refused.content.decode(), "html.parser").select_one("#id_agree")
@@ -148,7 +148,7 @@ def test_new_terms_ask_again_only_when_they_say_so(
     # Agreeing to the version read before the change is not agreeing to the new one.
     first = TermsVersion.objects.get(version="第1版")
     stale = client.post(AGREE, {"terms": first.pk, "agree": "yes"})
-    assert stale.status_code == 409 and TERMS_CHANGED in text_of(stale)
+    assert stale.status_code == 200 and TERMS_CHANGED in text_of(stale)
     assert client.post(AGREE, {"terms": second.pk, "agree": "yes"})["Location"] == MYPAGE
     assert not consent_status(resident).needs_agreement
     versions = [c.terms.version for c in Consent.objects.filter(line_user_hash=line_user_hash(resident))]
@@ -172,7 +172,8 @@ def test_no_terms_in_force_means_no_registration(
     client, _ = identified("大船渡 花子", agreed=False)
     assert "準備中" in text_of(client.get(MYPAGE))
     assert client.get("/liff" + attribute_page.url).status_code == 302
-    assert client.post(AGREE, {"terms": "1", "agree": "yes"}).status_code == 400
+    refused = client.post(AGREE, {"terms": "1", "agree": "yes"})
+    assert "準備中" in text_of(refused) and not Consent.objects.exists()
 
 
 def test_withdraw_deletes_what_is_held_and_keeps_anonymous_counts(

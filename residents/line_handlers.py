@@ -1,0 +1,36 @@
+"""What the residents app does with LINE events (registered with ``line_channel.events.handles``)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+
+from line_channel.events import HandlerContext, InboundEvent, handles
+from line_channel.models import OutboxItem
+from line_channel.outbox import enqueue_reply
+from residents.models import MyPageSettings
+
+INVITE_PURPOSE = "residents.invite:"
+
+
+@handles("follow")
+def invite_to_mypage(event: InboundEvent, context: HandlerContext) -> None:
+    """A new friend (or one who unblocked) gets マイページの案内: a button that opens My Page.
+
+    Once per follow event: a second run of the same event finds the message queued already.
+    """
+    config = MyPageSettings.load()
+    liff_id = settings.KAIRAN_LIFF_ID
+    if event.mode != "active" or not event.user_id or not liff_id:
+        return  # (in standby mode another bot answers; without a LIFF app there is no My Page)
+    if not config.invite_on_follow or not config.invite_text.strip():
+        return
+    purpose = INVITE_PURPOSE + event.event_id
+    if OutboxItem.objects.filter(purpose=purpose).exists():
+        return
+    enqueue_reply(
+        reply_token=event.reply_token,
+        user_id=event.user_id,
+        messages=[config.invitation(liff_id)],
+        purpose=purpose,
+        received_at=event.occurred_at,
+    )
