@@ -80,3 +80,13 @@ def register_events_menu_item() -> MenuItem:
         icon_name="mail",
         order=910,
     )
+
+
+@hooks.register("register_permissions")
+def line_channel_permissions() -> Any:
+    """Reading the 友だち list and LINE 受信イベント, grantable in Wagtail's group screen."""
+    from django.contrib.auth.models import Permission
+
+    return Permission.objects.filter(
+        content_type__app_label="line_channel", codename__in=["view_follower", "view_webhookevent"]
+    )

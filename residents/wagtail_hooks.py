@@ -99,3 +99,14 @@ def register_residents_menu() -> MenuItem:
         ]
     )
     return SubmenuMenuItem("市民", menu, name="residents", icon_name="user", order=260)
+
+
+@hooks.register("register_permissions")
+def residents_permissions() -> Any:
+    """The rights of 市民の情報, grantable in Wagtail's group screen (設定 → グループ)."""
+    from django.contrib.auth.models import Permission
+
+    return Permission.objects.filter(
+        content_type__app_label="residents",
+        codename__in=["view_personal_data", "change_residentattributes", "delete_residentattributes"],
+    )

@@ -29,6 +29,7 @@ EXPECTED_ORDER = [
     "followers",
     "forms",
     "residents",
+    "privacy",
     "emulator",
     "manual",
 ]

@@ -60,3 +60,15 @@ def test_withdraw_removes_everything_and_a_second_call_finds_nothing(
     assert withdraw(line_user_id="U-w", actor="resident")
     assert not attributes_of("U-w").exists and not AttributeToken.objects.exists()
     assert not withdraw(line_user_id="U-w", actor="resident")
+
+
+def test_a_resident_without_a_fetched_profile_is_purged_too(
+    attribute_page: AttributeFormPage, settings: Any
+) -> None:
+    """LINE never gave the profile (or it was purged before): the 受信設定 still goes."""
+    settings.KAIRAN_RESIDENT_RETENTION_DAYS = 90
+    resident("U-noprofile", page=attribute_page, blocked_days_ago=120)
+    Follower.objects.filter(line_user_id="U-noprofile").update(display_name="", profile_fetched_at=None)
+    assert purge_departed_residents() == 1
+    assert not attributes_of("U-noprofile").exists
+    assert purge_departed_residents() == 0

@@ -259,3 +259,22 @@ def test_terms_versions_are_managed_in_the_admin(
     assert refused.status_code == 200 and "新しい版を追加してください" in refused.content.decode()
     first.refresh_from_db()
     assert "規約" in first.terms
+
+
+def test_the_rights_can_be_granted_in_the_group_screen(
+    make_staff: Callable[..., Any], client: Client
+) -> None:
+    from django.contrib.auth.models import Group
+    from django.urls import reverse
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from kairan.staff.roles import ADMIN
+    from tests.conftest import STAFF_PASSWORD, totp_code
+
+    admin = make_staff("kanri", ADMIN, superuser=True)
+    TOTPDevice.objects.create(user=admin, name="認証アプリ", confirmed=True)
+    client.post(reverse("wagtailadmin_login"), {"username": "kanri", "password": STAFF_PASSWORD})
+    client.post(reverse("kairan_mfa_verify"), {"token": totp_code(admin), "next": "/admin/"})
+    screen = client.get(f"/admin/groups/edit/{Group.objects.get(name=EDITOR).pk}/").content.decode()
+    for name in ("市民の個人情報の閲覧", "受信設定の変更", "受信設定の削除", "友だちの閲覧"):
+        assert name in screen, name
