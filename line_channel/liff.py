@@ -156,6 +156,13 @@ def login_channel_id() -> str:
     return (LineChannelSettings.load().login_channel_id or "").strip()
 
 
+def liff_id() -> str:
+    """The LIFF app of My Page and forms: LINE連携設定's LIFF ID, else the ``KAIRAN_LIFF_ID`` setting."""
+    from line_channel.models import LineChannelSettings
+
+    return (LineChannelSettings.load().liff_id or "").strip() or settings.KAIRAN_LIFF_ID
+
+
 _client: httpx.Client | None = None
 
 
@@ -324,12 +331,12 @@ def liff_headers(response: HttpResponse) -> HttpResponse:
     return response
 
 
-def liff_context(request: HttpRequest, state: str) -> dict[str, Any]:
+def liff_context(request: HttpRequest, state: str, *, app_id: str | None = None) -> dict[str, Any]:
     """What ``liff_base.html`` needs: the page's state and the data attributes ``liff.js`` reads."""
     return {
         "liff": {
             "state": state,  # "identify", "identified" or "unconfigured"
-            "liff_id": settings.KAIRAN_LIFF_ID,
+            "liff_id": liff_id() if app_id is None else app_id,
             "sdk_url": settings.KAIRAN_LIFF_SDK_URL,
             "session_url": reverse("liff_session"),
             "end_url": reverse("liff_session_end"),
@@ -349,9 +356,10 @@ def render_liff(
 
 def identifying_page(request: HttpRequest) -> HttpResponse:
     """The base template in its "identifying" state: its script asks LINE who the user is."""
-    if not settings.KAIRAN_LIFF_ID:
+    app_id = liff_id()
+    if not app_id:
         return liff_headers(render(request, BASE_TEMPLATE, liff_context(request, "unconfigured"), status=503))
-    return liff_headers(render(request, BASE_TEMPLATE, liff_context(request, "identify")))
+    return liff_headers(render(request, BASE_TEMPLATE, liff_context(request, "identify", app_id=app_id)))
 
 
 def liff_login_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:

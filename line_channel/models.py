@@ -40,6 +40,12 @@ class LineChannelSettings(BaseGenericSetting):
             "ID トークンの検証に使います。"
         ),
     )
+    liff_id = models.CharField(
+        _("LIFF ID"),
+        max_length=40,
+        blank=True,
+        help_text=_("マイページやフォームを LINE の中で開く LIFF アプリの ID（例: 1657000000-AbCdEfGh）。"),
+    )
     # Filled by the connection test (bot info).
     bot_user_id = models.CharField(_("ボットのユーザーID"), max_length=40, blank=True)
     basic_id = models.CharField(_("ベーシックID"), max_length=40, blank=True)

@@ -36,6 +36,7 @@ SECRET_HELP = {
     ),
 }
 DIGITS = re.compile(r"^[0-9]+$")
+LIFF_ID = re.compile(r"^[0-9]+-[A-Za-z0-9]+$")
 
 
 class SecretInput(forms.PasswordInput):
@@ -87,6 +88,15 @@ class LineChannelSettingsForm(WagtailAdminModelForm):
 
     def clean_login_channel_id(self) -> str:
         return self._digits("login_channel_id")
+
+    def clean_liff_id(self) -> str:
+        value = "".join(str(self.cleaned_data.get("liff_id") or "").split())
+        if value and not LIFF_ID.match(value):
+            raise forms.ValidationError(
+                "LIFF ID は「数字-英数字」の形です（例: 1657000000-AbCdEfGh）。"
+                "LINE Developers コンソールの LIFF タブに表示される ID を入れてください。"
+            )
+        return value
 
 
 class TemplatePanel(Panel):
@@ -145,6 +155,14 @@ SETTINGS_EDIT_HANDLER = ObjectList(
                         "LIFF アプリ（フォームなどのページ）が属する LINE ログインチャネルの「チャネルID」。"
                         "Messaging API チャネルと同じプロバイダーのものを指定してください"
                         "（違うプロバイダーだと、同じ市民でもユーザーIDが変わります）。"
+                    ),
+                ),
+                FieldPanel(
+                    "liff_id",
+                    help_text=(
+                        "LINE ログインチャネルの「LIFF」タブで追加した LIFF アプリの「LIFF ID」。"
+                        "LIFF アプリの「エンドポイント URL」は、このサイトの URL に /liff/ を付けたもの"
+                        "（マイページ）にします。空欄のときは、サーバーの設定 KAIRAN_LIFF_ID を使います。"
                     ),
                 ),
             ],

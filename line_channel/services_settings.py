@@ -60,6 +60,7 @@ def configure_channel(
     channel_secret: str | None = None,
     access_token: str | None = None,
     login_channel_id: str | None = None,
+    liff_id: str | None = None,
     user: Any = None,
     username: str = "",
 ) -> list[str]:
@@ -70,6 +71,7 @@ def configure_channel(
         "channel_secret": channel_secret,
         "access_token": access_token,
         "login_channel_id": login_channel_id,
+        "liff_id": liff_id,
     }
     changed = []
     for name, value in given.items():

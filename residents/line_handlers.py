@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from django.conf import settings
-
 from line_channel.events import HandlerContext, InboundEvent, handles
+from line_channel.liff import liff_id
 from line_channel.models import OutboxItem
 from line_channel.outbox import enqueue_reply
 from residents.models import MyPageSettings
@@ -19,8 +18,8 @@ def invite_to_mypage(event: InboundEvent, context: HandlerContext) -> None:
     Once per follow event: a second run of the same event finds the message queued already.
     """
     config = MyPageSettings.load()
-    liff_id = settings.KAIRAN_LIFF_ID
-    if event.mode != "active" or not event.user_id or not liff_id:
+    app_id = liff_id()
+    if event.mode != "active" or not event.user_id or not app_id:
         return  # (in standby mode another bot answers; without a LIFF app there is no My Page)
     if not config.invite_on_follow or not config.invite_text.strip():
         return
@@ -30,7 +29,7 @@ def invite_to_mypage(event: InboundEvent, context: HandlerContext) -> None:
     enqueue_reply(
         reply_token=event.reply_token,
         user_id=event.user_id,
-        messages=[config.invitation(liff_id)],
+        messages=[config.invitation(app_id)],
         purpose=purpose,
         received_at=event.occurred_at,
     )

@@ -23,7 +23,7 @@ echo "Preparing the database (migrate, cache table, static files, schedules) ...
 KAIRAN_LOG_LEVEL=warning $PY manage.py prepare
 logins="$(KAIRAN_LOG_LEVEL=warning $PY manage.py load_demo)"
 # LINE連携設定 <- the emulator's channel (channel id, secret, access token; stored encrypted).
-KAIRAN_LOG_LEVEL=warning $PY manage.py configure_line --emulator >/dev/null
+KAIRAN_LOG_LEVEL=warning $PY manage.py configure_line --emulator --liff-id "$KAIRAN_LIFF_ID" >/dev/null
 
 pids=()
 cleanup() {

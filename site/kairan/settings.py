@@ -347,6 +347,7 @@ if raw_limits := env_str("KAIRAN_LINE_RATE_LIMITS", ""):
 # (<emulator>/static/liff-shim.js) in the demo (scripts/run.sh) and the tests.
 KAIRAN_LIFF_SDK_URL = env_str("KAIRAN_LIFF_SDK_URL", "https://static.line-scdn.net/liff/edge/2/sdk.js")
 # The LIFF app of the LINE Login channel (LINE Developers → LIFF), endpoint URL <KAIRAN_BASE_URL>/liff/.
+# LINE連携設定's LIFF ID wins; this is used while that field is empty.
 KAIRAN_LIFF_ID = env_str("KAIRAN_LIFF_ID", "")
 # How long the LINE identity verified on a LIFF page lasts in the session before LINE is asked again.
 KAIRAN_LIFF_SESSION_MINUTES = env_int("KAIRAN_LIFF_SESSION_MINUTES", 60, minimum=1, maximum=12 * 60)

@@ -54,7 +54,7 @@ def edit_url() -> str:
 
 
 def form_data(**values: str) -> dict[str, str]:
-    data = {"channel_id": "", "channel_secret": "", "access_token": "", "login_channel_id": ""}
+    data = {"channel_id": "", "channel_secret": "", "access_token": "", "login_channel_id": "", "liff_id": ""}
     data.update(values)
     return data
 
@@ -125,6 +125,22 @@ def test_admin_saves_settings_encrypted_and_secrets_are_never_shown(make_staff: 
     assert logged.filter(category="settings").exists()
     dumped = json.dumps([entry.data for entry in OperationLogEntry.objects.all()], ensure_ascii=False)
     assert SECRET not in dumped and TOKEN not in dumped
+
+
+def test_the_liff_id_is_set_here_and_wins_over_the_server_setting(
+    make_staff: Any, client: Client, settings: Any
+) -> None:
+    from line_channel.liff import liff_id
+
+    settings.KAIRAN_LIFF_ID = "2000000002-fromenv1"
+    assert liff_id() == "2000000002-fromenv1"
+    admin_client(make_staff, client)
+    refused = client.post(edit_url(), form_data(liff_id="https://liff.line.me/1657000000-AbCd"))
+    assert refused.status_code == 200 and "LIFF ID は「数字-英数字」の形です" in refused.content.decode()
+    assert client.post(edit_url(), form_data(liff_id=" 1657000000-AbCdEfGh ")).status_code == 302
+    assert LineChannelSettings.load().liff_id == "1657000000-AbCdEfGh" == liff_id()
+    page = client.get("/liff/").content.decode()  # My Page asks LIFF with this app's id
+    assert 'data-liff-id="1657000000-AbCdEfGh"' in page
 
 
 def test_bad_channel_id_is_refused_and_the_typed_secret_not_echoed(make_staff: Any, client: Client) -> None:

@@ -41,6 +41,7 @@ class Command(BaseCommand):
         parser.add_argument("--channel-secret", help="チャネルシークレット")
         parser.add_argument("--access-token", help="チャネルアクセストークン（長期）")
         parser.add_argument("--login-channel-id", help="LINE ログインチャネル（LIFF）のチャネルID")
+        parser.add_argument("--liff-id", help="マイページ・フォームの LIFF アプリの LIFF ID")
         parser.add_argument("--check", action="store_true", help="保存後に接続テストをする")
         parser.add_argument(
             "--register-webhook",
@@ -60,6 +61,7 @@ class Command(BaseCommand):
             "channel_secret": None,
             "access_token": None,
             "login_channel_id": None,
+            "liff_id": None,
         }
         if options["emulator"]:
             if not settings.KAIRAN_DEMO:
