@@ -242,7 +242,9 @@ class FollowersView(HelpLinkMixin, SpreadsheetExportViewMixin, ReportView):
                 "display_name",
                 label="表示名",
                 accessor=lambda f: f.display_name or PROFILE_PENDING,
-                get_url=lambda f: reverse("residents_admin:detail", args=[f.line_user_hash]),
+                get_url=lambda f: (
+                    reverse("residents_admin:detail", args=[f.line_user_hash]) if f.line_user_hash else None
+                ),
             )
             table.columns = {**table.columns, "display_name": name}
         return table

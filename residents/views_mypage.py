@@ -22,7 +22,7 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_http_methods, require_POST, require_safe
+from django.views.decorators.http import require_http_methods, require_safe
 
 from line_channel.liff import current_line_user, liff_login_required, render_liff
 from line_channel.models import Follower
@@ -98,9 +98,13 @@ def mypage(request: HttpRequest) -> HttpResponse:
     return render_liff(request, "residents/mypage.html", context)
 
 
-@require_POST
+@require_http_methods(["GET", "HEAD", "POST"])
 @liff_login_required
 def agree(request: HttpRequest) -> HttpResponse:
+    if request.method != "POST":
+        # After an identity that expired while the resident read the terms, liff.js loads this
+        # URL again with GET: back to the agreement screen.
+        return HttpResponseRedirect(reverse("mypage"))
     user_id = _resident(request)
     next_url = _next_url(request, request.POST.get("next", ""))
     posted = request.POST.get("terms", "")

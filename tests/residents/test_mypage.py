@@ -78,6 +78,8 @@ def test_first_visit_asks_for_agreement_then_opens_the_settings_form(
 
     form = client.get("/liff" + attribute_page.url)
     assert form.status_code == 200 and "マイページへ戻る" in text_of(form)
+    # A GET of the agreement URL (liff.js reloads a page whose identity had expired) goes back to My Page.
+    assert client.get(AGREE)["Location"] == MYPAGE
 
 
 def test_first_agreement_without_next_goes_to_the_settings_form(
