@@ -105,6 +105,30 @@ def totp_code(user: Any) -> str:
     return f"{totp.token():0{device.digits}d}"
 
 
+def sign_in_with_totp(page: Any, user: Any) -> None:
+    """Sign a member of staff in through the login form and the two-factor step (their TOTP device)."""
+    page.goto("/admin/login/")
+    page.get_by_label("ユーザー名").fill(user.username)
+    page.get_by_label("パスワード").fill(STAFF_PASSWORD)
+    page.locator("form.login-form button[type=submit]").click()
+    page.wait_for_url("**/admin/mfa/verify/**")
+    page.get_by_label("認証コード（6桁）").fill(totp_code(user))
+    page.get_by_role("button", name="確認する").click()
+    page.wait_for_url("**/admin/")
+
+
+def sign_in_as_system_admin(page: Any, make_staff: Callable[..., Any], username: str = "kanri") -> Any:
+    """A システム管理者 with an authenticator app, signed in in ``page``; returns the user."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from kairan.staff.roles import ADMIN
+
+    admin = make_staff(username, ADMIN, superuser=True)
+    TOTPDevice.objects.create(user=admin, name="認証アプリ", confirmed=True)
+    sign_in_with_totp(page, admin)
+    return admin
+
+
 @pytest.fixture(scope="session")
 def _playwright_before_database(request: pytest.FixtureRequest) -> None:
     """Start Playwright before the test database is created, when browser tests will run.

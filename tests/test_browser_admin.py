@@ -17,7 +17,7 @@ from wagtail.models import Page
 from home.models import StandardPage
 from kairan.staff.permissions import create_department
 from kairan.staff.roles import ADMIN, EDITOR
-from tests.conftest import STAFF_PASSWORD, totp_code
+from tests.conftest import STAFF_PASSWORD, sign_in_as_system_admin, totp_code
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
@@ -90,13 +90,7 @@ def test_admin_creates_staff_and_finds_it_in_the_operation_log(page: Any, make_s
 def test_report_date_filter_uses_wagtails_date_picker_under_our_csp(page: Any, make_staff: Any) -> None:
     """Wagtail's date widgets normally start from inline scripts, which our CSP blocks;
     kairan/admin-init.js starts them instead."""
-    admin = make_staff("kanri", ADMIN, superuser=True)
-    TOTPDevice.objects.create(user=admin, name="認証アプリ", confirmed=True)
-    sign_in(page, "kanri")
-    page.wait_for_url("**/admin/mfa/verify/**")
-    page.get_by_label("認証コード（6桁）").fill(totp_code(admin))
-    page.locator("form.login-form button[type=submit]").click()
-    page.wait_for_url("**/admin/")
+    sign_in_as_system_admin(page, make_staff)
 
     page.goto("/admin/reports/operation-log/")
     page.locator(".w-slim-header-action-button[data-w-dropdown-target=toggle]").first.click()

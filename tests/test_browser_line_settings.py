@@ -7,29 +7,16 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from django_otp.plugins.otp_totp.models import TOTPDevice
 from playwright.sync_api import expect
 
 from emulator.client import EmulatorControl
 from emulator.errors import UNAUTHORIZED
 from emulator.server import RunningEmulator
-from kairan.staff.roles import ADMIN
 from line_channel.models import LineChannelSettings
-from tests.conftest import STAFF_PASSWORD, totp_code
+from tests.conftest import sign_in_as_system_admin
 from tests.test_browser_a11y import assert_accessible
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
-
-
-def sign_in_with_totp(page: Any, user: Any) -> None:
-    page.goto("/admin/login/")
-    page.get_by_label("ユーザー名").fill(user.username)
-    page.get_by_label("パスワード").fill(STAFF_PASSWORD)
-    page.locator("form.login-form button[type=submit]").click()
-    page.wait_for_url("**/admin/mfa/verify/**")
-    page.get_by_label("認証コード（6桁）").fill(totp_code(user))
-    page.get_by_role("button", name="確認する").click()
-    page.wait_for_url("**/admin/")
 
 
 def save(page: Any) -> None:
@@ -48,9 +35,7 @@ def test_admin_configures_line_tests_the_connection_and_registers_the_webhook(
     settings.KAIRAN_LINE_DATA_BASE = line_emulator.config.data_base
     settings.WAGTAILADMIN_BASE_URL = live_server.url
     spec = line_emulator.config.channels[0]
-    admin = make_staff("kanri", ADMIN, superuser=True)
-    TOTPDevice.objects.create(user=admin, name="認証アプリ", confirmed=True)
-    sign_in_with_totp(page, admin)
+    sign_in_as_system_admin(page, make_staff)
 
     # Found in the menu: 設定 → LINE連携設定.
     page.get_by_role("button", name="設定").click()

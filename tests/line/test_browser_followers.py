@@ -32,7 +32,7 @@ from emulator.server import RunningEmulator
 from kairan.staff.roles import ADMIN
 from line_channel import tasks
 from line_channel.models import Follower, WebhookEvent
-from tests.conftest import STAFF_PASSWORD, totp_code
+from tests.conftest import sign_in_with_totp
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
@@ -68,17 +68,6 @@ def queue_worker() -> Iterator[list[str]]:
     stop.set()
     thread.join(timeout=10)
     assert errors == []
-
-
-def sign_in_with_totp(page: Any, user: Any) -> None:
-    page.goto("/admin/login/")
-    page.get_by_label("ユーザー名").fill(user.username)
-    page.get_by_label("パスワード").fill(STAFF_PASSWORD)
-    page.locator("form.login-form button[type=submit]").click()
-    page.wait_for_url("**/admin/mfa/verify/**")
-    page.get_by_label("認証コード（6桁）").fill(totp_code(user))
-    page.get_by_role("button", name="確認する").click()
-    page.wait_for_url("**/admin/")
 
 
 def test_a_new_friend_in_the_simulator_appears_in_the_admin_list(

@@ -15,15 +15,14 @@ import re
 from typing import Any
 
 import pytest
-from django_otp.plugins.otp_totp.models import TOTPDevice
 from playwright.sync_api import expect
 
 from emulator.client import EmulatorControl
 from emulator.server import RunningEmulator
-from kairan.staff.roles import ADMIN
 from residents.models import AttributeChange, AttributeFormPage, ResidentAttributes
+from tests.conftest import sign_in_as_system_admin
 from tests.line.conftest import line_channel, webhook_to  # noqa: F401 - fixtures
-from tests.line.test_browser_followers import queue_worker, sign_in_with_totp  # noqa: F401 - fixture
+from tests.line.test_browser_followers import queue_worker  # noqa: F401 - fixture
 from tests.line.test_browser_liff import SCREENSHOTS, kairan_liff, phone  # noqa: F401 - fixtures
 from tests.test_browser_a11y import assert_accessible
 
@@ -141,9 +140,7 @@ def test_a_resident_registers_changes_and_deletes_settings_in_my_page(
     ]
 
     # A システム管理者 opens the resident from the friends list and sees each change.
-    admin = make_staff("kanri", ADMIN, superuser=True)
-    TOTPDevice.objects.create(user=admin, name="認証アプリ", confirmed=True)
-    sign_in_with_totp(page, admin)
+    sign_in_as_system_admin(page, make_staff)
     page.goto("/admin/line/followers/")
     page.get_by_role("link", name="大船渡 花子").click()
     expect(page.locator("#resident-number")).to_have_text(number)
