@@ -118,6 +118,8 @@ def test_a_resident_registers_changes_and_deletes_settings_in_my_page(
     group(app, "受け取りたい情報").get_by_label("子育て").uncheck()
     group(app, "勤務先・通学先の地区").get_by_label("大船渡町").uncheck()
     app.get_by_role("button", name="送信する").click()
+    # (the form page has a マイページへ戻る link too: wait for the landing page first)
+    expect(app.get_by_role("status")).to_contain_text("送信しました")
     app.get_by_role("link", name="マイページへ戻る").click()
     expect(settings).to_contain_text("防災・防犯、クマ出没情報")
     expect(settings).not_to_contain_text("子育て")
