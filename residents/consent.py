@@ -95,15 +95,6 @@ def agree(*, line_user_id: str, terms: TermsVersion) -> Consent:
     return existing or Consent.objects.create(line_user_hash=key, terms=terms)
 
 
-def consents_of(line_user_id: str) -> list[Consent]:
-    """Every agreement of the resident, oldest first (for staff and disclosure)."""
-    return list(
-        Consent.objects.filter(line_user_hash=line_user_hash(line_user_id))
-        .select_related("terms")
-        .order_by("agreed_at", "pk")
-    )
-
-
 def resident_number(line_user_id: str) -> str:
     """The resident's お問い合わせ番号: ten characters of the keyed hash, e.g. ``3FA9C-01B7E``.
 

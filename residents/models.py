@@ -87,7 +87,7 @@ class AttributeFormPage(BaseFormPage):
 
         line_user_id = self.get_line_user_id(request)
         if line_user_id and needs_agreement(line_user_id):
-            return redirect(mypage_url(request, next_url=request.get_full_path()))
+            return redirect(mypage_url(next_url=request.get_full_path()))
         current = current_answers(line_user_id) if line_user_id else {}
         if request.method == "POST":
             form = self.get_form(request.POST, request.FILES, page=self, user=request.user)
@@ -106,11 +106,11 @@ class AttributeFormPage(BaseFormPage):
 
     def get_context(self, request: HttpRequest, *args: Any, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context(request, *args, **kwargs)
-        context["mypage_url"] = mypage_url(request)
+        context["mypage_url"] = mypage_url()
         return context
 
 
-def mypage_url(request: HttpRequest, *, next_url: str = "") -> str:
+def mypage_url(*, next_url: str = "") -> str:
     """My Page (``/liff/``), with ``?next=`` to come back to after agreeing to the terms."""
     from urllib.parse import urlencode
 
