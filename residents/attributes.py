@@ -32,6 +32,9 @@ from home.forms.blocks import CHOICE_TYPES
 from home.forms.models import line_user_hash
 
 INDEX_LABEL = b"kairan.residents.attribute_index"
+# The entry every resident with answers has: the universe of segments (no HMAC: that a resident
+# registered is no secret of theirs; the row itself says it).
+REGISTERED = "registered"
 
 
 def index_key() -> bytes:
@@ -71,8 +74,8 @@ def attribute_field_types() -> dict[str, str]:
 
 
 def tokens_for_answers(answers: dict[str, Any], field_types: dict[str, str]) -> set[str]:
-    """Every token a resident with these answers is indexed under."""
-    tokens: set[str] = set()
+    """Every token a resident with these answers is indexed under (``REGISTERED`` when any)."""
+    tokens: set[str] = {REGISTERED} if answers else set()
     for key, value in answers.items():
         kind = field_types.get(key)
         if kind in CHOICE_TYPES:

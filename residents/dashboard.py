@@ -22,7 +22,7 @@ from wagtail.admin.ui.components import Component
 
 from home.forms.blocks import CHOICE_TYPES, FieldSpec
 from home.forms.fields import AGE_BANDS, MAX_AGE, age_band
-from residents.attributes import birth_year_token, token_for
+from residents.attributes import REGISTERED, birth_year_token, token_for
 from residents.models import AttributeFormPage, AttributeToken
 
 BIRTH_YEAR = "birth_year"
@@ -84,13 +84,12 @@ def countable_fields(page: AttributeFormPage) -> list[FieldSpec]:
 
 
 def registered_count() -> int:
-    """Residents with registered attributes: those indexed under at least one token.
+    """Residents with registered attributes: those indexed under ``REGISTERED`` (one entry each).
 
-    ``delete_attributes`` keeps an empty row but removes its tokens, so such residents are not
-    counted; neither are residents whose answers hold no choice and no birth year.
+    ``delete_attributes`` keeps an empty row but removes its entries, so such residents are not
+    counted.
     """
-    result = AttributeToken.objects.aggregate(n=Count("resident", distinct=True))
-    return int(result["n"] or 0)
+    return AttributeToken.objects.filter(token=REGISTERED).count()
 
 
 def _percent(count: int, total: int) -> int:

@@ -7,6 +7,7 @@ from line_channel.liff import liff_id
 from line_channel.models import OutboxItem
 from line_channel.outbox import enqueue_reply
 from residents.models import MyPageSettings
+from residents.services import sync_reachability
 
 INVITE_PURPOSE = "residents.invite:"
 
@@ -33,3 +34,10 @@ def invite_to_mypage(event: InboundEvent, context: HandlerContext) -> None:
         purpose=purpose,
         received_at=event.occurred_at,
     )
+
+
+@handles("follow", "unfollow")
+def follow_reachability(event: InboundEvent, context: HandlerContext) -> None:
+    """The resident's 受信設定 index follows their friend status (segments read reachable entries)."""
+    if event.user_id:
+        sync_reachability(line_user_id=event.user_id)

@@ -181,16 +181,31 @@ class AttributeChange(models.Model):
 
 
 class AttributeToken(models.Model):
-    """A blind-index entry: an HMAC of ``<field key>=<choice code>`` (or ``=year:<year>``)."""
+    """A blind-index entry: an HMAC of ``<field key>=<choice code>`` (or ``=year:<year>``), plus one
+    ``REGISTERED`` entry per resident with answers.
+
+    ``reachable`` says whether the resident is a friend now (following the account): segments
+    read only reachable entries, through a partial index on (token, resident), so an audience
+    is a set operation on this one table, with no join to the friends or the encrypted answers.
+    It follows the friend's status (``residents.services.sync_reachability``).
+    """
 
     resident = models.ForeignKey(ResidentAttributes, on_delete=models.CASCADE, related_name="tokens")
     token = models.CharField(max_length=64, db_index=True)
+    reachable = models.BooleanField(default=False)
 
     class Meta:
         verbose_name = "受信設定の検索用トークン"
         verbose_name_plural = "受信設定の検索用トークン"
         constraints = [
             models.UniqueConstraint(fields=["resident", "token"], name="unique_attribute_token"),
+        ]
+        indexes = [
+            models.Index(
+                fields=["token", "resident"],
+                name="attribute_token_reachable",
+                condition=models.Q(reachable=True),
+            ),
         ]
 
     def __str__(self) -> str:

@@ -13,6 +13,7 @@ from typing import Any
 from django.db import transaction
 
 from home.forms.models import FormPageSubmission, line_user_hash
+from line_channel.models import Follower
 from residents.attributes import attribute_field_types, tokens_for_answers
 from residents.consent import resident_number
 from residents.models import AttributeChange, AttributeFormPage, AttributeToken, Consent, ResidentAttributes
@@ -69,10 +70,29 @@ def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, dict[str, A
     }
 
 
+def _is_friend(line_user_hash_: str) -> bool:
+    return Follower.objects.filter(line_user_hash=line_user_hash_, status=Follower.Status.FOLLOWING).exists()
+
+
 def _rewrite_tokens(row: ResidentAttributes, field_types: dict[str, str]) -> None:
     AttributeToken.objects.filter(resident=row).delete()
     tokens = tokens_for_answers(row.current, field_types)
-    AttributeToken.objects.bulk_create(AttributeToken(resident=row, token=token) for token in sorted(tokens))
+    reachable = _is_friend(row.line_user_hash)
+    AttributeToken.objects.bulk_create(
+        AttributeToken(resident=row, token=token, reachable=reachable) for token in sorted(tokens)
+    )
+
+
+def sync_reachability(*, line_user_id: str) -> int:
+    """Make the resident's index entries follow their friend status (after a follow or an unfollow).
+
+    Segments read only reachable entries, so a friend who blocked the account drops out of every
+    audience at once, and comes back when they follow again. Returns the entries changed.
+    """
+    key = line_user_hash(line_user_id)
+    friend = _is_friend(key)
+    entries = AttributeToken.objects.filter(resident__line_user_hash=key).exclude(reachable=friend)
+    return entries.update(reachable=friend)
 
 
 @transaction.atomic

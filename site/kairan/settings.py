@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "kairan.manual",
     "home",
     "residents",  # 受信設定 (resident attributes)
+    "deliveries",  # 配信: audiences (segments), deliveries, history
     "search",
     "line_channel",
     "wagtail.contrib.forms",

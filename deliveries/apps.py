@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class DeliveriesConfig(AppConfig):
+    name = "deliveries"
+    verbose_name = "配信"
+    default_auto_field = "django.db.models.BigAutoField"

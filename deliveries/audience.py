@@ -1,0 +1,321 @@
+"""The audience selector: who a segment (配信グループ) reaches, and how many they are.
+
+A segment is a tree, stored as JSON in deliveries and 配信グループ::
+
+    {"op": "and", "items": [                                   # a group: "and" / "or"
+        {"op": "or", "items": [
+            {"type": "choice", "field": "f_…", "match": "any", "codes": ["c…"]},   # home 盛町
+            {"type": "choice", "field": "f_…", "match": "any", "codes": ["c…"]}]},  # works in 盛町
+        {"type": "age", "field": "f_…", "min": 60, "max": null},                 # 60 and over
+        {"type": "choice", "field": "f_…", "match": "any", "codes": ["c…"]}]}    # wants クマ出没情報
+
+Conditions: ``choice`` (``match`` ``any`` / ``all`` / ``none`` of ``codes``; one code is
+"equals"), ``age`` (from the birth-year field, at the date of evaluation: a recurring delivery
+evaluates its segment at each occurrence), ``friend_since`` (``after`` / ``before`` dates of the
+first follow). An empty ``and`` group is everyone who registered 受信設定.
+
+How it is fast: residents' answers are encrypted, and what a segment reads is the blind index
+(``residents.models.AttributeToken``): one row per (resident, HMAC of field=code / field=year),
+plus one ``REGISTERED`` row per resident, each marked ``reachable`` while the resident is a
+friend. A segment compiles to one SQL statement of set operations (INTERSECT for "and", UNION for
+"or", EXCEPT for "none of") over ``SELECT resident_id FROM token WHERE reachable AND token IN
+(…)`` reads, each answered from a partial index on (token, resident_id) without touching the
+table, the friends or the answers. Blocked and unfollowed friends are never included: their
+entries are not reachable. Only ``friend_since`` joins the friends table.
+
+Segments read attributes only through ``residents.attributes`` (tokens) and the form's field
+specs, never the answers themselves.
+"""
+
+# ruff: noqa: S608 - the SQL formatted here holds only quoted model table names, fixed keywords and
+# %s placeholders; every value (tokens, dates) is a query parameter.
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from typing import Any
+
+from django.db import connection
+from django.utils import timezone
+
+from home.forms.blocks import CHOICE_TYPES
+from residents.attributes import REGISTERED, birth_year_token, token_for
+
+MATCHES = ("any", "all", "none")
+MAX_DEPTH = 4
+MAX_CONDITIONS = 30
+
+
+class SegmentError(ValueError):
+    """A segment definition that cannot be evaluated; the message is Japanese, for staff."""
+
+
+# --- the tree ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FieldInfo:
+    """What a segment may know about a 受信設定 item: its type and choice codes."""
+
+    key: str
+    label: str
+    field_type: str
+    codes: frozenset[str]
+
+
+def attribute_fields() -> dict[str, FieldInfo]:
+    """The 受信設定 items a segment can use: choice fields and the birth year, current or retired."""
+    from home.forms.answers import columns_for_page
+    from residents.models import AttributeFormPage
+
+    page = AttributeFormPage.objects.first()
+    if page is None:
+        return {}
+    return {
+        column.key: FieldInfo(column.key, column.label, column.field_type, frozenset(column.choices))
+        for column in columns_for_page(page)
+        if column.field_type in CHOICE_TYPES or column.field_type == "birth_year"
+    }
+
+
+def validate(definition: Any, fields: dict[str, FieldInfo] | None = None) -> dict[str, Any]:
+    """Check a definition against the 受信設定 form; return it normalised or raise ``SegmentError``."""
+    fields = attribute_fields() if fields is None else fields
+    counter = [0]
+    normalised = _validate_node(definition, fields, depth=0, counter=counter)
+    if normalised.get("op") is None:  # a lone condition is an "and" of one
+        normalised = {"op": "and", "items": [normalised]}
+    return normalised
+
+
+def _validate_node(
+    node: Any, fields: dict[str, FieldInfo], *, depth: int, counter: list[int]
+) -> dict[str, Any]:
+    if not isinstance(node, dict):
+        raise SegmentError("条件の形が正しくありません。")
+    if "op" in node:
+        if node["op"] not in ("and", "or"):
+            raise SegmentError("条件のまとめ方は「すべて満たす」か「どれかを満たす」です。")
+        if depth >= MAX_DEPTH:
+            raise SegmentError(f"条件のグループは{MAX_DEPTH}段までです。")
+        items = node.get("items") or []
+        if not isinstance(items, list):
+            raise SegmentError("条件の形が正しくありません。")
+        if node["op"] == "or" and not items:
+            raise SegmentError("「どれかを満たす」のグループに条件がありません。")
+        return {
+            "op": node["op"],
+            "items": [_validate_node(item, fields, depth=depth + 1, counter=counter) for item in items],
+        }
+    counter[0] += 1
+    if counter[0] > MAX_CONDITIONS:
+        raise SegmentError(f"条件は{MAX_CONDITIONS}個までです。")
+    kind = node.get("type")
+    if kind == "choice":
+        return _validate_choice(node, fields)
+    if kind == "age":
+        return _validate_age(node, fields)
+    if kind == "friend_since":
+        return _validate_friend_since(node)
+    raise SegmentError("知らない種類の条件です。")
+
+
+def _field(node: dict[str, Any], fields: dict[str, FieldInfo], kinds: tuple[str, ...]) -> FieldInfo:
+    info = fields.get(str(node.get("field", "")))
+    if info is None or info.field_type not in kinds:
+        raise SegmentError("受信設定にない項目が条件に使われています。受信設定フォームを確かめてください。")
+    return info
+
+
+def _validate_choice(node: dict[str, Any], fields: dict[str, FieldInfo]) -> dict[str, Any]:
+    info = _field(node, fields, tuple(CHOICE_TYPES))
+    match = node.get("match", "any")
+    if match not in MATCHES:
+        raise SegmentError("選択肢の条件は「どれか」「すべて」「どれでもない」のどれかです。")
+    codes = node.get("codes") or []
+    if not isinstance(codes, list) or not codes:
+        raise SegmentError(f"「{info.label}」の条件で、選択肢を1つ以上選んでください。")
+    unknown = [str(code) for code in codes if str(code) not in info.codes]
+    if unknown:
+        raise SegmentError(f"「{info.label}」にない選択肢が条件に使われています。")
+    return {"type": "choice", "field": info.key, "match": match, "codes": sorted({str(c) for c in codes})}
+
+
+def _age(value: Any, label: str) -> int | None:
+    if value in (None, ""):
+        return None
+    try:
+        age = int(value)
+    except (TypeError, ValueError):
+        raise SegmentError(f"{label}は数字で入れてください。") from None
+    if not 0 <= age <= 150:
+        raise SegmentError(f"{label}は0から150までです。")
+    return age
+
+
+def _validate_age(node: dict[str, Any], fields: dict[str, FieldInfo]) -> dict[str, Any]:
+    info = _field(node, fields, ("birth_year",))
+    low, high = _age(node.get("min"), "年齢の下限"), _age(node.get("max"), "年齢の上限")
+    if low is None and high is None:
+        raise SegmentError("年齢の条件には、下限か上限を入れてください。")
+    if low is not None and high is not None and low > high:
+        raise SegmentError("年齢の下限が上限より大きくなっています。")
+    return {"type": "age", "field": info.key, "min": low, "max": high}
+
+
+def _date(value: Any) -> str | None:
+    if value in (None, ""):
+        return None
+    try:
+        return date.fromisoformat(str(value)).isoformat()
+    except ValueError:
+        raise SegmentError("友だち追加日の条件の日付が正しくありません。") from None
+
+
+def _validate_friend_since(node: dict[str, Any]) -> dict[str, Any]:
+    after, before = _date(node.get("after")), _date(node.get("before"))
+    if after is None and before is None:
+        raise SegmentError("友だち追加日の条件には、開始日か終了日を入れてください。")
+    if after is not None and before is not None and after > before:
+        raise SegmentError("友だち追加日の開始日が終了日より後になっています。")
+    return {"type": "friend_since", "after": after, "before": before}
+
+
+# --- compiling to SQL -------------------------------------------------------------------------
+
+
+def _token_table() -> str:
+    from residents.models import AttributeToken
+
+    return connection.ops.quote_name(AttributeToken._meta.db_table)
+
+
+Fragment = tuple[str, list[Any]]  # SQL and its parameters, in the order the SQL reads them
+
+
+class _Compiler:
+    """Builds one SELECT of resident ids; every compound is wrapped so SQLite and PostgreSQL read
+    it alike (SQLite has no parentheses around compound members and no operator precedence)."""
+
+    def __init__(self, on: date) -> None:
+        self.on = on
+        self.table = _token_table()
+        self.aliases = 0
+
+    def tokens(self, tokens: list[str]) -> Fragment:
+        marks = ", ".join(["%s"] * len(tokens))
+        return f"SELECT resident_id FROM {self.table} WHERE reachable AND token IN ({marks})", list(tokens)
+
+    def universe(self) -> Fragment:
+        return self.tokens([REGISTERED])
+
+    def compound(self, operator: str, parts: list[Fragment]) -> Fragment:
+        if len(parts) == 1:
+            return parts[0]
+        members, params = [], []
+        for sql, part_params in parts:
+            self.aliases += 1
+            members.append(f"SELECT resident_id FROM ({sql}) AS s{self.aliases}")
+            params.extend(part_params)
+        return f" {operator} ".join(members), params
+
+    def condition(self, node: dict[str, Any]) -> tuple[Fragment, bool]:
+        """The residents a condition selects, and whether it is negative (none of)."""
+        kind = node["type"]
+        if kind == "choice":
+            tokens = [token_for(node["field"], code) for code in node["codes"]]
+            if node["match"] == "all":
+                return self.compound("INTERSECT", [self.tokens([t]) for t in tokens]), False
+            return self.tokens(tokens), node["match"] == "none"
+        if kind == "age":
+            youngest = self.on.year - (node["min"] or 0)
+            oldest = self.on.year - (node["max"] if node["max"] is not None else 150)
+            years = range(max(oldest, 1850), youngest + 1)
+            return self.tokens([birth_year_token(node["field"], year) for year in years] or ["-"]), False
+        return self.friend_since(node), False
+
+    def friend_since(self, node: dict[str, Any]) -> Fragment:
+        from line_channel.models import Follower
+        from residents.models import ResidentAttributes
+
+        residents = connection.ops.quote_name(ResidentAttributes._meta.db_table)
+        friends = connection.ops.quote_name(Follower._meta.db_table)
+        where: list[str] = []
+        params: list[Any] = []
+        if node["after"]:
+            where.append("f.first_followed_at >= %s")
+            params.append(_local_midnight(date.fromisoformat(node["after"])))
+        if node["before"]:
+            where.append("f.first_followed_at < %s")
+            params.append(_local_midnight(date.fromisoformat(node["before"]), next_day=True))
+        universe, universe_params = self.universe()  # registered and reachable, as every condition
+        where.append(f"r.id IN ({universe})")
+        sql = (
+            f"SELECT r.id AS resident_id FROM {residents} r JOIN {friends} f "
+            f"ON f.line_user_hash = r.line_user_hash WHERE {' AND '.join(where)}"
+        )
+        return sql, params + universe_params
+
+    def group(self, node: dict[str, Any]) -> Fragment:
+        positives: list[Fragment] = []
+        negatives: list[Fragment] = []
+        for item in node["items"]:
+            fragment, negative = (self.group(item), False) if "op" in item else self.condition(item)
+            (negatives if negative else positives).append(fragment)
+        if node["op"] == "or":
+            # A "none of" inside "or": everyone registered except those.
+            others = [self.compound("EXCEPT", [self.universe(), fragment]) for fragment in negatives]
+            return self.compound("UNION", positives + others)
+        selected = self.compound("INTERSECT", positives or [self.universe()])
+        if negatives:
+            return self.compound("EXCEPT", [selected, self.compound("UNION", negatives)])
+        return selected
+
+
+def _local_midnight(day: date, *, next_day: bool = False) -> datetime:
+    from datetime import timedelta
+
+    start = timezone.make_aware(datetime.combine(day, time.min))
+    return start + timedelta(days=1) if next_day else start
+
+
+def compile_segment(definition: dict[str, Any], *, on: date | None = None) -> tuple[str, list[Any]]:
+    """SQL selecting the resident ids of a validated definition (evaluated on ``on``), and its params."""
+    return _Compiler(on or timezone.localdate()).group(definition)
+
+
+def count(definition: dict[str, Any], *, on: date | None = None) -> int:
+    """How many friends the segment reaches now (or on ``on``): one query."""
+    sql, params = compile_segment(definition, on=on)
+    with connection.cursor() as cursor:
+        # (a single "any of" read lists a resident once per matching entry: count each once)
+        cursor.execute(f"SELECT COUNT(DISTINCT resident_id) FROM ({sql}) AS audience", params)
+        row = cursor.fetchone()
+    return int(row[0]) if row else 0
+
+
+def recipients(
+    definition: dict[str, Any], *, on: date | None = None, chunk: int = 500
+) -> Iterator[list[str]]:
+    """The LINE user ids the segment reaches, in chunks of at most ``chunk`` (for the outbox).
+
+    Reads friends that are following at this moment (a last check beside the index), ordered by
+    resident id, so a resumed fan-out can continue after the last id it materialised.
+    """
+    from line_channel.models import Follower
+    from residents.models import ResidentAttributes
+
+    sql, params = compile_segment(definition, on=on)
+    residents = connection.ops.quote_name(ResidentAttributes._meta.db_table)
+    friends = connection.ops.quote_name(Follower._meta.db_table)
+    query = (
+        f"SELECT f.line_user_id FROM (SELECT DISTINCT resident_id FROM ({sql}) AS a) AS audience "
+        f"JOIN {residents} r ON r.id = audience.resident_id "
+        f"JOIN {friends} f ON f.line_user_hash = r.line_user_hash WHERE f.status = %s ORDER BY r.id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(query, [*params, Follower.Status.FOLLOWING])
+        while rows := cursor.fetchmany(chunk):
+            yield [str(row[0]) for row in rows]
