@@ -14,14 +14,21 @@ Conditions: ``choice`` (``match`` ``any`` / ``all`` / ``none`` of ``codes``; one
 evaluates its segment at each occurrence), ``friend_since`` (``after`` / ``before`` dates of the
 first follow). An empty ``and`` group is everyone who registered 受信設定.
 
-How it is fast: residents' answers are encrypted, and what a segment reads is the blind index
-(``residents.models.AttributeToken``): one row per (resident, HMAC of field=code / field=year),
-plus one ``REGISTERED`` row per resident, each marked ``reachable`` while the resident is a
-friend. A segment compiles to one SQL statement of set operations (INTERSECT for "and", UNION for
-"or", EXCEPT for "none of") over ``SELECT resident_id FROM token WHERE reachable AND token IN
-(…)`` reads, each answered from a partial index on (token, resident_id) without touching the
-table, the friends or the answers. Blocked and unfollowed friends are never included: their
-entries are not reachable. Only ``friend_since`` joins the friends table.
+How it is fast: residents' answers are encrypted; a segment reads the blind index only, and
+only the entries of residents who are friends now (``reachable``, flipped on follow and
+unfollow), so blocked and unfollowed friends are never included and no count joins the friends
+table or touches the encrypted rows. The index has two forms, written together:
+
+- PostgreSQL: ``AudienceEntry``, one row per resident whose index entries are 64-bit numbers in
+  one ``bigint[]``, under a GIN index ``WHERE reachable``. A segment is one boolean expression
+  (``&&`` any of, ``@>`` all of, ``NOT`` none of, AND/OR as written) that the GIN index answers
+  with bitmap operations on compressed posting lists.
+- SQLite: ``AttributeToken``, one row per (resident, entry), and one ``REGISTERED`` row per
+  resident. A segment is one statement of set operations (INTERSECT for "and", UNION for "or",
+  EXCEPT for "none of") over ``SELECT resident_id … WHERE reachable AND token IN (…)`` reads
+  from a partial index on (token, resident).
+
+Only ``friend_since`` and the final list of recipients join the friends table.
 
 Segments read attributes only through ``residents.attributes`` (tokens) and the form's field
 specs, never the answers themselves.
@@ -34,14 +41,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django.db import connection
 from django.utils import timezone
 
 from home.forms.blocks import CHOICE_TYPES
-from residents.attributes import REGISTERED, birth_year_token, token_for
+from residents.attributes import REGISTERED, birth_year_token, token_for, token_number
 
 MATCHES = ("any", "all", "none")
 MAX_DEPTH = 4
@@ -186,22 +193,53 @@ def _validate_friend_since(node: dict[str, Any]) -> dict[str, Any]:
 # --- compiling to SQL -------------------------------------------------------------------------
 
 
-def _token_table() -> str:
-    from residents.models import AttributeToken
-
-    return connection.ops.quote_name(AttributeToken._meta.db_table)
-
-
 Fragment = tuple[str, list[Any]]  # SQL and its parameters, in the order the SQL reads them
 
 
-class _Compiler:
-    """Builds one SELECT of resident ids; every compound is wrapped so SQLite and PostgreSQL read
-    it alike (SQLite has no parentheses around compound members and no operator precedence)."""
+def _table(model: Any) -> str:
+    return str(connection.ops.quote_name(model._meta.db_table))
+
+
+def _birth_years(node: dict[str, Any], on: date) -> range:
+    """The birth years of an age condition at ``on`` (the age reached in ``on``'s year)."""
+    youngest = on.year - (node["min"] or 0)
+    oldest = on.year - (node["max"] if node["max"] is not None else 150)
+    return range(max(oldest, 1850), youngest + 1)
+
+
+def _friend_since(node: dict[str, Any], *, registered: Fragment) -> Fragment:
+    """Residents (of ``registered``) whose first follow falls in the condition's dates."""
+    from line_channel.models import Follower
+    from residents.models import ResidentAttributes
+
+    where: list[str] = []
+    params: list[Any] = []
+    if node["after"]:
+        where.append("f.first_followed_at >= %s")
+        params.append(_local_midnight(date.fromisoformat(node["after"])))
+    if node["before"]:
+        where.append("f.first_followed_at < %s")
+        params.append(_local_midnight(date.fromisoformat(node["before"]), next_day=True))
+    where.append(f"r.id IN ({registered[0]})")
+    sql = (
+        f"SELECT r.id AS resident_id FROM {_table(ResidentAttributes)} r JOIN {_table(Follower)} f "
+        f"ON f.line_user_hash = r.line_user_hash WHERE {' AND '.join(where)}"
+    )
+    return sql, params + registered[1]
+
+
+class _SetCompiler:
+    """SQLite: set operations on ``AttributeToken`` rows (its partial index on reachable entries).
+
+    Every compound member is wrapped as a derived table so SQLite, which has no parentheses
+    around compound members and no precedence between compound operators, reads it as meant.
+    """
 
     def __init__(self, on: date) -> None:
+        from residents.models import AttributeToken
+
         self.on = on
-        self.table = _token_table()
+        self.table = _table(AttributeToken)
         self.aliases = 0
 
     def tokens(self, tokens: list[str]) -> Fragment:
@@ -230,33 +268,9 @@ class _Compiler:
                 return self.compound("INTERSECT", [self.tokens([t]) for t in tokens]), False
             return self.tokens(tokens), node["match"] == "none"
         if kind == "age":
-            youngest = self.on.year - (node["min"] or 0)
-            oldest = self.on.year - (node["max"] if node["max"] is not None else 150)
-            years = range(max(oldest, 1850), youngest + 1)
+            years = _birth_years(node, self.on)
             return self.tokens([birth_year_token(node["field"], year) for year in years] or ["-"]), False
-        return self.friend_since(node), False
-
-    def friend_since(self, node: dict[str, Any]) -> Fragment:
-        from line_channel.models import Follower
-        from residents.models import ResidentAttributes
-
-        residents = connection.ops.quote_name(ResidentAttributes._meta.db_table)
-        friends = connection.ops.quote_name(Follower._meta.db_table)
-        where: list[str] = []
-        params: list[Any] = []
-        if node["after"]:
-            where.append("f.first_followed_at >= %s")
-            params.append(_local_midnight(date.fromisoformat(node["after"])))
-        if node["before"]:
-            where.append("f.first_followed_at < %s")
-            params.append(_local_midnight(date.fromisoformat(node["before"]), next_day=True))
-        universe, universe_params = self.universe()  # registered and reachable, as every condition
-        where.append(f"r.id IN ({universe})")
-        sql = (
-            f"SELECT r.id AS resident_id FROM {residents} r JOIN {friends} f "
-            f"ON f.line_user_hash = r.line_user_hash WHERE {' AND '.join(where)}"
-        )
-        return sql, params + universe_params
+        return _friend_since(node, registered=self.universe()), False
 
     def group(self, node: dict[str, Any]) -> Fragment:
         positives: list[Fragment] = []
@@ -273,17 +287,86 @@ class _Compiler:
             return self.compound("EXCEPT", [selected, self.compound("UNION", negatives)])
         return selected
 
+    def select(self, definition: dict[str, Any]) -> Fragment:
+        return self.group(definition)
+
+
+class _ArrayCompiler:
+    """PostgreSQL: one boolean expression over ``AudienceEntry.tokens`` (64-bit numbers), which the
+    GIN index answers with bitmap operations: ``&&`` any of, ``@>`` all of."""
+
+    def __init__(self, on: date) -> None:
+        from residents.models import AudienceEntry
+
+        self.on = on
+        self.table = _table(AudienceEntry)
+
+    def overlap(self, operator: str, tokens: list[str]) -> Fragment:
+        if not tokens:
+            return "FALSE", []
+        return f"e.tokens {operator} %s::bigint[]", [sorted({token_number(t) for t in tokens})]
+
+    def tokens_of(self, node: dict[str, Any]) -> list[str]:
+        if node["type"] == "age":
+            return [birth_year_token(node["field"], year) for year in _birth_years(node, self.on)]
+        return [token_for(node["field"], code) for code in node["codes"]]
+
+    def expression(self, node: dict[str, Any]) -> Fragment:
+        if "op" in node:
+            return self.group(node)
+        kind = node["type"]
+        if kind == "choice":
+            tokens = self.tokens_of(node)
+            if node["match"] == "all":
+                return self.overlap("@>", tokens)
+            sql, params = self.overlap("&&", tokens)
+            return (f"NOT ({sql})", params) if node["match"] == "none" else (sql, params)
+        if kind == "age":
+            return self.overlap("&&", self.tokens_of(node))
+        registered: Fragment = (f"SELECT resident_id FROM {self.table} WHERE reachable", [])
+        sql, params = _friend_since(node, registered=registered)
+        return f"e.resident_id IN ({sql})", params
+
+    def group(self, node: dict[str, Any]) -> Fragment:
+        """AND/OR of the items, merging what one index condition can say: in "or", every "any of"
+        (and age) into one ``&&``; in "and", every "all of" (and single-choice "any") into one
+        ``@>``. The GIN index then answers the group with one bitmap scan instead of filtering."""
+        if not node["items"]:
+            return "TRUE", []
+        merged: list[str] = []
+        rest: list[dict[str, Any]] = []
+        for item in node["items"]:
+            if _mergeable(node["op"], item):
+                merged.extend(self.tokens_of(item))
+            else:
+                rest.append(item)
+        parts = [self.overlap("&&" if node["op"] == "or" else "@>", merged)] if merged else []
+        parts += [self.expression(item) for item in rest]
+        joined = f" {node['op'].upper()} ".join(f"({sql})" for sql, _ in parts)
+        return joined, [param for _, params in parts for param in params]
+
+    def select(self, definition: dict[str, Any]) -> Fragment:
+        sql, params = self.expression(definition)
+        return f"SELECT e.resident_id FROM {self.table} e WHERE e.reachable AND ({sql})", params
+
+
+def _mergeable(op: str, item: dict[str, Any]) -> bool:
+    """Whether an item of an ``op`` group is said by the group's one ``&&`` ("or") or ``@>`` ("and")."""
+    kind, match, codes = item.get("type"), item.get("match"), item.get("codes") or []
+    if op == "or":
+        return kind == "age" or (kind == "choice" and match == "any")
+    return kind == "choice" and (match == "all" or (match == "any" and len(codes) == 1))
+
 
 def _local_midnight(day: date, *, next_day: bool = False) -> datetime:
-    from datetime import timedelta
-
     start = timezone.make_aware(datetime.combine(day, time.min))
     return start + timedelta(days=1) if next_day else start
 
 
-def compile_segment(definition: dict[str, Any], *, on: date | None = None) -> tuple[str, list[Any]]:
+def compile_segment(definition: dict[str, Any], *, on: date | None = None) -> Fragment:
     """SQL selecting the resident ids of a validated definition (evaluated on ``on``), and its params."""
-    return _Compiler(on or timezone.localdate()).group(definition)
+    compiler = _ArrayCompiler if connection.vendor == "postgresql" else _SetCompiler
+    return compiler(on or timezone.localdate()).select(definition)
 
 
 def count(definition: dict[str, Any], *, on: date | None = None) -> int:

@@ -49,6 +49,12 @@ def _token(text: str) -> str:
     return hmac.new(index_key(), text.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
+def token_number(token: str) -> int:
+    """A token as a signed 64-bit number (its first 16 hex digits), for ``AudienceEntry.tokens``."""
+    value = int(token[:16], 16)
+    return value - (1 << 64) if value >= (1 << 63) else value
+
+
 def token_for(field_key: str, code: str) -> str:
     """The token of residents who selected ``code`` in the choice field ``field_key``."""
     return _token(f"{field_key}={code}")

@@ -9,6 +9,7 @@ without decrypting anyone's answers (see ``attributes``).
 
 from __future__ import annotations
 
+import json
 from typing import Any, NoReturn
 
 from django.core.exceptions import ImproperlyConfigured, ValidationError
@@ -178,6 +179,53 @@ class AttributeChange(models.Model):
     def changed(self) -> dict[str, dict[str, Any]]:
         data: Any = self.changes
         return dict(data) if isinstance(data, dict) else {}
+
+
+class TokenArrayField(models.Field):
+    """A list of 64-bit token numbers: ``bigint[]`` on PostgreSQL (GIN-indexed), JSON text elsewhere."""
+
+    description = "64-bit integers (an array on PostgreSQL)"
+
+    def db_type(self, connection: Any) -> str:
+        return "bigint[]" if connection.vendor == "postgresql" else "text"
+
+    def from_db_value(self, value: Any, expression: Any, connection: Any) -> list[int]:
+        if value is None:
+            return []
+        return [int(v) for v in (value if isinstance(value, list) else json.loads(value))]
+
+    def to_python(self, value: Any) -> list[int]:
+        if isinstance(value, str):
+            return [int(v) for v in json.loads(value)]
+        return [int(v) for v in (value or [])]
+
+    def get_db_prep_value(self, value: Any, connection: Any, prepared: bool = False) -> Any:
+        numbers = [int(v) for v in (value or [])]
+        return numbers if connection.vendor == "postgresql" else json.dumps(numbers)
+
+
+class AudienceEntry(models.Model):
+    """One row per resident with answers: their index entries as 64-bit numbers in one array.
+
+    What PostgreSQL counts segments on: a GIN index (``WHERE reachable``) on ``tokens`` turns a
+    segment into bitmap operations on posting lists (``&&`` any of, ``@>`` all of), so a count
+    over a million friends reads a few megabytes of index instead of one index row per answer.
+    SQLite counts on ``AttributeToken`` instead. Both are written together
+    (``residents.services``).
+    """
+
+    resident = models.OneToOneField(
+        ResidentAttributes, on_delete=models.CASCADE, primary_key=True, related_name="audience_entry"
+    )
+    reachable = models.BooleanField(default=False)
+    tokens = TokenArrayField(default=list)
+
+    class Meta:
+        verbose_name = "配信対象の索引"
+        verbose_name_plural = "配信対象の索引"
+
+    def __str__(self) -> str:
+        return f"配信対象の索引 #{self.pk}"
 
 
 class AttributeToken(models.Model):

@@ -14,9 +14,16 @@ from django.db import transaction
 
 from home.forms.models import FormPageSubmission, line_user_hash
 from line_channel.models import Follower
-from residents.attributes import attribute_field_types, tokens_for_answers
+from residents.attributes import REGISTERED, attribute_field_types, token_number, tokens_for_answers
 from residents.consent import resident_number
-from residents.models import AttributeChange, AttributeFormPage, AttributeToken, Consent, ResidentAttributes
+from residents.models import (
+    AttributeChange,
+    AttributeFormPage,
+    AttributeToken,
+    AudienceEntry,
+    Consent,
+    ResidentAttributes,
+)
 
 _ACTOR = re.compile(r"^(resident|staff:\d+|retention)$")
 
@@ -75,12 +82,18 @@ def _is_friend(line_user_hash_: str) -> bool:
 
 
 def _rewrite_tokens(row: ResidentAttributes, field_types: dict[str, str]) -> None:
+    """Write the resident's index entries: ``AttributeToken`` rows and the ``AudienceEntry`` array."""
     AttributeToken.objects.filter(resident=row).delete()
     tokens = tokens_for_answers(row.current, field_types)
     reachable = _is_friend(row.line_user_hash)
     AttributeToken.objects.bulk_create(
         AttributeToken(resident=row, token=token, reachable=reachable) for token in sorted(tokens)
     )
+    if not tokens:
+        AudienceEntry.objects.filter(resident=row).delete()
+        return
+    numbers = sorted(token_number(t) for t in tokens if t != REGISTERED)
+    AudienceEntry.objects.update_or_create(resident=row, defaults={"reachable": reachable, "tokens": numbers})
 
 
 def sync_reachability(*, line_user_id: str) -> int:
@@ -91,6 +104,9 @@ def sync_reachability(*, line_user_id: str) -> int:
     """
     key = line_user_hash(line_user_id)
     friend = _is_friend(key)
+    AudienceEntry.objects.filter(resident__line_user_hash=key).exclude(reachable=friend).update(
+        reachable=friend
+    )
     entries = AttributeToken.objects.filter(resident__line_user_hash=key).exclude(reachable=friend)
     return entries.update(reachable=friend)
 
@@ -158,6 +174,7 @@ def delete_attributes(*, line_user_id: str, actor: str) -> bool:
     row.answers = {}  # type: ignore[assignment]  # a TextField to the stubs
     row.save(update_fields=["answers", "updated_at"])
     AttributeToken.objects.filter(resident=row).delete()
+    AudienceEntry.objects.filter(resident=row).delete()
     _log_staff(actor=actor, action="kairan.write.delete", line_user_id=line_user_id, keys=[])
     return True
 

@@ -235,7 +235,7 @@ def test_random_segments_agree_with_a_reference_evaluator(attribute_page: Attrib
             topics=person[TOPICS],
         )
         people[user_id] = person
-    for _ in range(60):
+    for _ in range(150):
         tree = random_tree(rng)
         tree = tree if "op" in tree else {"op": "and", "items": [tree]}
         if tree["op"] == "or" and not tree["items"]:
@@ -251,3 +251,31 @@ def test_the_count_is_one_query(attribute_page: AttributeFormPage, django_assert
     segment = validate(BEAR_ALERT)
     with django_assert_num_queries(1):
         audience.count(segment, on=ON)
+
+
+def test_both_forms_of_the_index_follow_the_answers_and_the_friendship(
+    attribute_page: AttributeFormPage,
+) -> None:
+    from residents.attributes import REGISTERED, token_number
+    from residents.models import AudienceEntry
+
+    def forms_agree() -> None:
+        for entry in AudienceEntry.objects.all():
+            rows = AttributeToken.objects.filter(resident_id=entry.pk)
+            assert set(entry.tokens) == {
+                token_number(t) for t in rows.values_list("token", flat=True) if t != REGISTERED
+            }
+            assert {entry.reachable} == set(rows.values_list("reachable", flat=True))
+        assert AudienceEntry.objects.count() == AttributeToken.objects.filter(token=REGISTERED).count()
+
+    resident(attribute_page, "U-a", home=MORI, topics=[KUMA])
+    resident(attribute_page, "U-b", home=OFUNATO, topics=[BOUSAI], friend=False)
+    forms_agree()
+    assert AudienceEntry.objects.get(resident__line_user_hash__isnull=False, reachable=True)
+    followers.record_unfollow(line_user_id="U-a", at=timezone.now(), event_id="unfollow-U-a")
+    sync_reachability(line_user_id="U-a")
+    forms_agree()
+    assert not AudienceEntry.objects.filter(reachable=True).exists()
+    delete_attributes(line_user_id="U-a", actor="resident")
+    forms_agree()
+    assert AudienceEntry.objects.count() == 1
