@@ -232,10 +232,10 @@ class AttributeToken(models.Model):
     """A blind-index entry: an HMAC of ``<field key>=<choice code>`` (or ``=year:<year>``), plus one
     ``REGISTERED`` entry per resident with answers.
 
-    ``reachable`` says whether the resident is a friend now (following the account): segments
-    read only reachable entries, through a partial index on (token, resident), so an audience
-    is a set operation on this one table, with no join to the friends or the encrypted answers.
-    It follows the friend's status (``residents.services.sync_reachability``).
+    ``reachable`` says whether the resident is a friend now (following the account); it follows
+    the friend's status (``residents.services.sync_reachability``). On SQLite segments are set
+    operations on this table's reachable rows (``deliveries.audience``); on PostgreSQL they read
+    ``AudienceEntry`` instead.
     """
 
     resident = models.ForeignKey(ResidentAttributes, on_delete=models.CASCADE, related_name="tokens")
@@ -248,13 +248,8 @@ class AttributeToken(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["resident", "token"], name="unique_attribute_token"),
         ]
-        indexes = [
-            models.Index(
-                fields=["token", "resident"],
-                name="attribute_token_reachable",
-                condition=models.Q(reachable=True),
-            ),
-        ]
+        # SQLite also has a partial index on (token, resident) WHERE reachable, made by migration
+        # 0005 for SQLite only: PostgreSQL counts segments on AudienceEntry's GIN index instead.
 
     def __str__(self) -> str:
         return self.token[:12]
