@@ -15,18 +15,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import statistics
-import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
+from django_setup import start_django
+
 BATCH = 20000
 
 
@@ -36,20 +33,10 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5, help="timed counts (default 5)")
     args = parser.parse_args()
 
-    sys.path[:0] = [str(ROOT), str(ROOT / "site")]
-    os.environ.setdefault("KAIRAN_DEMO", "1")
-    os.environ.setdefault("KAIRAN_LOG_LEVEL", "warning")
-    os.environ["DJANGO_SETTINGS_MODULE"] = "kairan.settings"
-    os.environ.setdefault("KAIRAN_VAR_DIR", tempfile.mkdtemp(prefix="kairan-bench-"))
-
-    import django
-
-    django.setup()
-    from django.core.management import call_command
+    start_django()
     from django.db import connection, transaction
     from wagtail.models import Page
 
-    call_command("migrate", verbosity=0)
     from deliveries.audience import count, validate
     from kairan.core.crypto import encrypt, line_user_hash
     from line_channel.models import Follower
