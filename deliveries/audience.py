@@ -70,6 +70,10 @@ class FieldInfo:
     label: str
     field_type: str
     codes: frozenset[str]
+    choices: tuple[tuple[str, str], ...] = ()  # (code, label), in the form's order
+
+    def choice_label(self, code: str) -> str:
+        return dict(self.choices).get(code, code)
 
 
 def attribute_fields() -> dict[str, FieldInfo]:
@@ -81,7 +85,13 @@ def attribute_fields() -> dict[str, FieldInfo]:
     if page is None:
         return {}
     return {
-        column.key: FieldInfo(column.key, column.label, column.field_type, frozenset(column.choices))
+        column.key: FieldInfo(
+            column.key,
+            column.label,
+            column.field_type,
+            frozenset(column.choices),
+            tuple(column.choices.items()),
+        )
         for column in columns_for_page(page)
         if column.field_type in CHOICE_TYPES or column.field_type == "birth_year"
     }
@@ -379,13 +389,14 @@ def count(definition: dict[str, Any], *, on: date | None = None) -> int:
     return int(row[0]) if row else 0
 
 
-def recipients(
-    definition: dict[str, Any], *, on: date | None = None, chunk: int = 500
-) -> Iterator[list[str]]:
-    """The LINE user ids the segment reaches, in chunks of at most ``chunk`` (for the outbox).
+def recipient_chunks(
+    definition: dict[str, Any], *, on: date | None = None, after: int = 0, chunk: int = 500
+) -> Iterator[tuple[int, list[str]]]:
+    """The LINE user ids the segment reaches, in chunks of at most ``chunk``, each with the last
+    resident id it holds: ordered by resident id, so a fan-out that stopped part-way continues
+    ``after`` the last id it materialised.
 
-    Reads friends that are following at this moment (a last check beside the index), ordered by
-    resident id, so a resumed fan-out can continue after the last id it materialised.
+    Reads friends that are following at this moment (a last check beside the index).
     """
     from line_channel.models import Follower
     from residents.models import ResidentAttributes
@@ -394,11 +405,64 @@ def recipients(
     residents = connection.ops.quote_name(ResidentAttributes._meta.db_table)
     friends = connection.ops.quote_name(Follower._meta.db_table)
     query = (
-        f"SELECT f.line_user_id FROM (SELECT DISTINCT resident_id FROM ({sql}) AS a) AS audience "
+        f"SELECT r.id, f.line_user_id FROM (SELECT DISTINCT resident_id FROM ({sql}) AS a) AS audience "
         f"JOIN {residents} r ON r.id = audience.resident_id "
-        f"JOIN {friends} f ON f.line_user_hash = r.line_user_hash WHERE f.status = %s ORDER BY r.id"
+        f"JOIN {friends} f ON f.line_user_hash = r.line_user_hash "
+        "WHERE f.status = %s AND r.id > %s ORDER BY r.id"
     )
     with connection.cursor() as cursor:
-        cursor.execute(query, [*params, Follower.Status.FOLLOWING])
+        cursor.execute(query, [*params, Follower.Status.FOLLOWING, after])
         while rows := cursor.fetchmany(chunk):
-            yield [str(row[0]) for row in rows]
+            yield int(rows[-1][0]), [str(row[1]) for row in rows]
+
+
+def recipients(
+    definition: dict[str, Any], *, on: date | None = None, chunk: int = 500
+) -> Iterator[list[str]]:
+    """The LINE user ids the segment reaches, in chunks of at most ``chunk`` (for the outbox)."""
+    for _last, ids in recipient_chunks(definition, on=on, chunk=chunk):
+        yield ids
+
+
+# --- in words, for staff ---------------------------------------------------------------------
+
+MATCH_WORDS = {"any": "のどれか", "all": "のすべて", "none": "のどれでもない"}
+
+
+def _describe_condition(node: dict[str, Any], fields: dict[str, FieldInfo]) -> str:
+    info = fields.get(node.get("field", ""))
+    label = info.label if info else "（削除された項目）"
+    if node["type"] == "choice":
+        names = [info.choice_label(code) if info else code for code in node["codes"]]
+        if len(names) == 1 and node["match"] != "none":
+            return f"{label}が「{names[0]}」"
+        quoted = "・".join(f"「{name}」" for name in names)
+        return f"{label}が{quoted}{MATCH_WORDS[node['match']]}"
+    if node["type"] == "age":
+        low, high = node.get("min"), node.get("max")
+        if low is not None and high is not None:
+            return f"年齢が{low}歳〜{high}歳"
+        if low is not None:
+            return f"年齢が{low}歳以上"
+        return f"年齢が{high}歳以下"
+    after, before = node.get("after"), node.get("before")
+    parts = [f"{after}以降" if after else "", f"{before}以前" if before else ""]
+    return "友だち追加が" + "、".join(part for part in parts if part)
+
+
+def describe(definition: dict[str, Any] | None, fields: dict[str, FieldInfo] | None = None) -> str:
+    """A segment in Japanese: 「（居住地区が「盛町」 または 勤務先…）かつ 年齢が60歳以上」."""
+    if definition is None:
+        return "友だち全員"
+    fields = attribute_fields() if fields is None else fields
+
+    def node_text(node: dict[str, Any], *, nested: bool) -> str:
+        if "op" not in node:
+            return _describe_condition(node, fields)
+        texts = [node_text(item, nested=True) for item in node["items"]]
+        if not texts:
+            return "受信設定を登録した友だち全員"
+        joined = (" かつ " if node["op"] == "and" else " または ").join(texts)
+        return f"（{joined}）" if nested and len(texts) > 1 else joined
+
+    return node_text(definition, nested=False)

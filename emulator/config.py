@@ -81,6 +81,10 @@ class EmulatorConfig:
     rate_limits_enabled: bool = True
     rate_limits: dict[str, RateLimit] = field(default_factory=lambda: dict(DEFAULT_RATE_LIMITS))
     monthly_quota: int | None = None  # None: LINE's "none" (unlimited) quota type
+    # Deviation from LINE, as for webhook URLs: media URLs (images, video, audio, icons...) may be
+    # http on a local host, not only https, so Kairan's development server (http://127.0.0.1:8000)
+    # can send its images. Off: LINE's exact behaviour ("invalid uri scheme" for any http).
+    local_http_media: bool = True
     # Rich menu insight shows numbers only when at least this many users tapped the menu in the
     # period (LINE's help centre: "20 or more"); below it, only the rich menu id is returned.
     richmenu_insight_threshold: int = 20
@@ -125,7 +129,7 @@ def config_from_env(**overrides: Any) -> EmulatorConfig:
                 values[name] = cast(raw)
             except ValueError as exc:
                 raise SystemExit(f"KAIRAN_EMULATOR_{name.upper()}: bad value {raw!r}") from exc
-    for name in ("webhook_redelivery", "rate_limits_enabled"):
+    for name in ("webhook_redelivery", "rate_limits_enabled", "local_http_media"):
         raw = _env(name.upper())
         if raw is not None:
             values[name] = raw.strip().lower() in {"1", "true", "yes", "on"}

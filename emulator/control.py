@@ -136,7 +136,8 @@ async def faults(request: Request) -> dict[str, Any]:
 @control
 async def settings(request: Request) -> dict[str, Any]:
     """Run-time settings: rate limits (on/off and per endpoint), token and key lifetimes, redelivery,
-    the monthly quota and the privacy threshold of rich menu insight."""
+    the monthly quota, the privacy threshold of rich menu insight and the local-http allowance for
+    media URLs."""
     store = store_of(request)
     config = store.config
     if request.method == "PUT":
@@ -147,7 +148,7 @@ async def settings(request: Request) -> dict[str, Any]:
         for name in ("reply_token_ttl", "retry_key_ttl", "content_ttl", "webhook_timeout"):
             if name in data:
                 setattr(config, name, float(data[name]))
-        for name in ("rate_limits_enabled", "webhook_redelivery"):
+        for name in ("rate_limits_enabled", "webhook_redelivery", "local_http_media"):
             if name in data:
                 setattr(config, name, bool(data[name]))
         if "monthly_quota" in data:
@@ -166,6 +167,7 @@ async def settings(request: Request) -> dict[str, Any]:
         "webhook_redelivery": config.webhook_redelivery,
         "rate_limits_enabled": config.rate_limits_enabled,
         "monthly_quota": config.monthly_quota,
+        "local_http_media": config.local_http_media,
         "richmenu_insight_threshold": config.richmenu_insight_threshold,
         "rate_limits": {name: asdict(limit) for name, limit in config.rate_limits.items()},
         "api_base": config.api_base,

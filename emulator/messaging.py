@@ -56,6 +56,11 @@ def _common(c: Checker, body: dict[str, Any], *, units: bool) -> tuple[bool, str
     return bool(body.get("notificationDisabled") is True), unit
 
 
+def _checker(call: Call) -> Checker:
+    """A checker with the emulator's local-http allowance for media URLs when it is on."""
+    return Checker(local_http_media=call.store.config.local_http_media)
+
+
 # --- reply -------------------------------------------------------------------------------------
 
 
@@ -63,7 +68,7 @@ def _common(c: Checker, body: dict[str, Any], *, units: bool) -> tuple[bool, str
 async def reply(call: Call) -> dict[str, Any]:
     """Reply with the token of a webhook event: single use, expires; free (not counted)."""
     body = await call.json_object()
-    c = Checker()
+    c = _checker(call)
     c.string(body, "replyToken", "")
     silent, _ = _common(c, body, units=False)
     messages = validate_messages(body, c)
@@ -90,7 +95,7 @@ async def push(call: Call) -> Any:
     if (conflict := accepted_retry(call, key)) is not None:
         return conflict
     body = await call.json_object()
-    c = Checker()
+    c = _checker(call)
     c.string(body, "to", "")
     silent, unit = _common(c, body, units=True)
     messages = validate_messages(body, c)
@@ -118,7 +123,7 @@ async def multicast(call: Call) -> Any:
     if (conflict := accepted_retry(call, key)) is not None:
         return conflict
     body = await call.json_object()
-    c = Checker()
+    c = _checker(call)
     to = c.array(body, "to", "", 1, 500)
     for i, user_id in enumerate(to or []):
         if not isinstance(user_id, str) or (user_id not in call.channel.users and not USER_ID.match(user_id)):
@@ -146,7 +151,7 @@ async def broadcast(call: Call) -> Any:
     if (conflict := accepted_retry(call, key)) is not None:
         return conflict
     body = await call.json_object()
-    c = Checker()
+    c = _checker(call)
     silent, _ = _common(c, body, units=False)
     messages = validate_messages(body, c)
     friends = [user.user_id for user in call.channel.friends()]
@@ -173,7 +178,7 @@ async def narrowcast(call: Call) -> Any:
     if (conflict := accepted_retry(call, key)) is not None:
         return conflict
     body = await call.json_object()
-    c = Checker()
+    c = _checker(call)
     silent, _ = _common(c, body, units=False)
     plan = plan_narrowcast(call.store, call.channel, body, c)
     messages = validate_messages(body, c)
@@ -252,7 +257,7 @@ async def narrowcast_progress(call: Call) -> dict[str, Any]:
 
 
 async def _validate(call: Call) -> dict[str, Any]:
-    validate_messages(await call.json_object())
+    validate_messages(await call.json_object(), _checker(call))
     return {}
 
 

@@ -13,10 +13,19 @@ LINE reports two kinds of 400:
 
 Text lengths count UTF-16 code units; action labels and template texts count grapheme clusters
 (LINE Developers, "Character counting in a text").
+
+Deviation from LINE (``config.local_http_media``, on by default): media URLs, which LINE takes
+only as https (image, video and audio messages, imagemap ``baseUrl``, template thumbnails, Flex
+images and icons, quick reply and sender icons), may also be http URLs on a local host
+(``is_local_host``: loopback and private addresses, ``localhost``, single-label names), the same
+allowance the webhook URL has: Kairan in development serves its images from
+``http://127.0.0.1:8000`` without TLS. Other http URLs are refused as LINE refuses them
+("invalid uri scheme"); with the flag off every http media URL is.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import unicodedata
 from collections.abc import Callable
@@ -111,10 +120,12 @@ def _is_number(value: Any) -> bool:
 
 @dataclass
 class Checker:
-    """Collects problems. ``nested`` selects LINE's wording and path style inside a message object."""
+    """Collects problems. ``nested`` selects LINE's wording and path style inside a message object;
+    ``local_http_media`` the emulator's local-http allowance for media URLs (see the module)."""
 
     nested: bool = False
     details: list[Detail] = field(default_factory=list)
+    local_http_media: bool = False
 
     def add(self, prop: str, message: str) -> None:
         self.details.append(Detail(message, prop or "/"))
@@ -274,6 +285,8 @@ class Checker:
         value = self.string(parent, name, path, high, required=required)
         if value is None:
             return None
+        if self.local_http_media and "https" in schemes and "http" not in schemes and local_http_url(value):
+            schemes = (*schemes, "http")
         problem = url_problem(value, schemes)
         if problem:
             self.add(self.key(path, name), problem)
@@ -298,6 +311,30 @@ def url_problem(value: str, schemes: tuple[str, ...]) -> str | None:
     if parts.scheme.lower() == "tel" and not parts.path:
         return "invalid uri"
     return None
+
+
+def is_local_host(host: str) -> bool:
+    """Whether a URL's host is local to the machine or its network: loopback, private or link-local
+    addresses, ``localhost`` (and ``*.localhost``), single-label names such as a compose service.
+    Where the emulator lets http stand in for https (webhook URLs, media URLs)."""
+    host = host.strip("[]").lower()
+    if not host:
+        return False
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return host == "localhost" or host.endswith(".localhost") or "." not in host
+    return address.is_loopback or address.is_private or address.is_link_local
+
+
+def local_http_url(value: str) -> bool:
+    """An http URL on a local host (``is_local_host``)."""
+    try:
+        parts = urlsplit(value)
+        host = parts.hostname or ""
+    except ValueError:
+        return False
+    return parts.scheme.lower() == "http" and is_local_host(host)
 
 
 # --- actions (shared by templates, quick replies, Flex and imagemaps) ---------------------------
@@ -535,7 +572,7 @@ def check_message(c: Checker, message: Any, path: str) -> str | None:
     return str(kind)
 
 
-def _message_contents(message: dict[str, Any]) -> list[Detail]:
+def _message_contents(message: dict[str, Any], *, local_http_media: bool = False) -> list[Detail]:
     """Problems inside one message object (template, imagemap actions, quick reply, Flex)."""
     from emulator.validation_content import (
         check_flex,
@@ -544,7 +581,7 @@ def _message_contents(message: dict[str, Any]) -> list[Detail]:
         check_template,
     )
 
-    c = Checker(nested=True)
+    c = Checker(nested=True, local_http_media=local_http_media)
     kind = message.get("type")
     if kind == "template":
         check_template(c, message["template"])
@@ -574,7 +611,7 @@ def validate_messages(
         raise invalid_request(c.details)
     assert messages is not None
     for index, message in enumerate(messages):
-        details = _message_contents(message)
+        details = _message_contents(message, local_http_media=c.local_http_media)
         if details:
             raise LineError(400, f"A message ({name}[{index}]) in the request body is invalid", details)
     return messages

@@ -16,7 +16,8 @@ lazily.
 The webhook endpoint API (get, set, test) lives here too. Deviation from
 LINE: besides https URLs, the emulator accepts http URLs on local hosts
 (loopback and private addresses, ``localhost``, single-label names such as a
-compose service), since the bot under test runs next to it without TLS.
+compose service; ``emulator.validation.is_local_host``, which media URLs share), since the bot
+under test runs next to it without TLS.
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ import base64
 import copy
 import hashlib
 import hmac
-import ipaddress
 import json
 import logging
 import time
@@ -45,6 +45,7 @@ from emulator.control import ControlError, channel_of, control
 from emulator.endpoints import Call, line_endpoint, store_of
 from emulator.errors import Detail, bad_request, invalid_request
 from emulator.state import Channel, Store
+from emulator.validation import is_local_host
 
 log = logging.getLogger("emulator.webhook")
 
@@ -284,16 +285,6 @@ async def verify(store: Store, channel: Channel, url: str) -> tuple[Outcome, flo
 # --- webhook endpoint API (api host) ---------------------------------------------
 
 
-def _is_local_host(host: str) -> bool:
-    if host == "localhost" or host.endswith(".localhost") or "." not in host:
-        return True
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return address.is_loopback or address.is_private or address.is_link_local
-
-
 def endpoint_problem(url: str) -> str | None:
     """Why LINE (with the emulator's local-http allowance) would refuse this webhook URL."""
     if len(url) > ENDPOINT_MAX_LENGTH:
@@ -302,7 +293,7 @@ def endpoint_problem(url: str) -> str | None:
     host = parts.hostname or ""
     if not host or parts.scheme not in ("https", "http"):
         return "must be a valid URL"
-    if parts.scheme == "http" and not _is_local_host(host):
+    if parts.scheme == "http" and not is_local_host(host):
         return "must be an HTTPS URL"
     return None
 

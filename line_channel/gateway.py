@@ -42,7 +42,12 @@ RETRYABLE_STATUSES = {429, 500, 502, 503, 504}
 
 @dataclass
 class LineApiError(Exception):
-    """LINE answered with an error (or could not be reached after the retries)."""
+    """LINE answered with an error (or could not be reached after the retries).
+
+    ``details`` are the problems LINE listed in its error body, each ``{"message": ...,
+    "property": ...}`` (e.g. ``messages[0].text``, or a path inside one message object such as
+    ``/body/contents/0/size`` for Flex), so a caller can show which message and property is wrong.
+    """
 
     status: int  # 0: no answer (timeout, connection)
     message: str
@@ -69,6 +74,28 @@ class Sent:
 
 
 @dataclass(frozen=True)
+class Quota:
+    """This month's message allowance: LINE's target limit (``limited`` false: none set, so
+    ``limit`` is None) and the messages counted so far (one per recipient of a push, multicast,
+    broadcast or narrowcast; replies are free)."""
+
+    limited: bool
+    limit: int | None
+    used: int
+
+    @property
+    def remaining(self) -> int | None:
+        """Messages still allowed this month; None when there is no limit."""
+        return None if self.limit is None else max(0, self.limit - self.used)
+
+
+# The sending requests LINE validates without sending (POST /v2/bot/message/validate/{kind}).
+# Each is its own endpoint for the rate limiter ("validate.push"...); like "quota" and
+# "quota.consumption" they come under LINE's limit for other endpoints (the table's "default").
+VALIDATE_KINDS = ("push", "multicast", "broadcast", "reply", "narrowcast")
+
+
+@dataclass(frozen=True)
 class Profile:
     user_id: str
     display_name: str
@@ -92,19 +119,31 @@ def credentials() -> Credentials:
     return Credentials(config.access_token or "", config.channel_secret or "", config.channel_id or "")
 
 
+def _details(raw: Any) -> list[dict[str, str]]:
+    """LINE's ``details`` ([{"message", "property"}]) as plain strings; anything else is dropped."""
+    if not isinstance(raw, list):
+        return []
+    return [
+        {key: str(item[key]) for key in ("message", "property") if item.get(key) is not None}
+        for item in raw
+        if isinstance(item, dict)
+    ]
+
+
 def _error_from(exc: ApiException) -> LineApiError:
     body: dict[str, Any] = {}
     if exc.body:
         try:
             raw = exc.body.decode() if isinstance(exc.body, bytes) else str(exc.body)
-            body = json.loads(raw)
+            parsed = json.loads(raw)
         except (ValueError, UnicodeDecodeError):
-            body = {"message": str(exc.body)[:500]}
+            parsed = None
+        body = parsed if isinstance(parsed, dict) else {"message": str(exc.body)[:500]}
     headers = exc.headers or {}
     return LineApiError(
         status=int(exc.status or 0),
         message=str(body.get("message") or exc.reason or "error"),
-        details=list(body.get("details") or []),
+        details=_details(body.get("details")),
         request_id=str(headers.get("x-line-request-id", "")),
         accepted_request_id=str(headers.get("x-line-accepted-request-id", "")),
     )
@@ -166,13 +205,9 @@ class Gateway:
         assert last is not None
         raise last
 
-    def _send(self, endpoint: str, path: str, body: dict[str, Any], retry_key: str | None = None) -> Sent:
-        """POST a send request through the SDK's transport.
-
-        The message objects are sent as the JSON they already are (LINE validates them and
-        answers 400 with details): building the SDK's models for 500 recipients costs more
-        than the request itself, and fan-out makes thousands of these.
-        """
+    def _post(self, endpoint: str, path: str, body: dict[str, Any], retry_key: str | None = None) -> Any:
+        """POST a JSON body as it is through the SDK's transport (with ``_call``'s rate limit and
+        retries); the raw response."""
         headers = {"Content-Type": "application/json", "Authorization": f"Bearer {self._token}"}
         if retry_key:
             headers["X-Line-Retry-Key"] = retry_key
@@ -183,8 +218,17 @@ class Gateway:
                 "POST", url, headers=headers, body=body, _request_timeout=self.timeout
             )
 
+        return self._call(endpoint, post)
+
+    def _send(self, endpoint: str, path: str, body: dict[str, Any], retry_key: str | None = None) -> Sent:
+        """POST a send request through the SDK's transport.
+
+        The message objects are sent as the JSON they already are (LINE validates them and
+        answers 400 with details): building the SDK's models for 500 recipients costs more
+        than the request itself, and fan-out makes thousands of these.
+        """
         try:
-            response = self._call(endpoint, post)
+            response = self._post(endpoint, path, body, retry_key)
         except LineApiError as error:
             if error.status == 409:
                 # Accepted before under this retry key (our earlier answer was lost): already sent.
@@ -246,7 +290,34 @@ class Gateway:
             retry_key,
         )
 
+    def validate_messages(self, *, kind: str, messages: list[dict[str, Any]]) -> None:
+        """Have LINE check message objects for a ``kind`` of send without sending anything.
+
+        Returns when LINE accepts them; raises ``LineApiError`` (400, with LINE's ``details``
+        naming the message and property, e.g. ``messages[0].text``) when it refuses. The
+        messages go as the JSON they are, like sends: the SDK's ``ValidateMessageRequest``
+        would refuse some invalid lists itself (more than 5 messages) before LINE could say why.
+        """
+        if kind not in VALIDATE_KINDS:
+            raise ValueError(f"kind must be one of {', '.join(VALIDATE_KINDS)}")
+        self._post(f"validate.{kind}", f"/v2/bot/message/validate/{kind}", {"messages": messages})
+
     # --- reading ---------------------------------------------------------------------------
+    def quota(self) -> Quota:
+        """This month's target limit (GET /v2/bot/message/quota) and the messages counted so far
+        (GET /v2/bot/message/quota/consumption)."""
+        target = self._call("quota", lambda: self.messaging.get_message_quota(_request_timeout=self.timeout))
+        usage = self._call(
+            "quota.consumption",
+            lambda: self.messaging.get_message_quota_consumption(_request_timeout=self.timeout),
+        )
+        limited = str(getattr(target.type, "value", target.type)) == "limited"
+        return Quota(
+            limited=limited,
+            limit=int(target.value) if limited and target.value is not None else None,
+            used=int(usage.total_usage),
+        )
+
     def profile(self, user_id: str) -> Profile | None:
         """A friend's profile; None when LINE does not know them as a friend (404)."""
         try:

@@ -190,6 +190,48 @@ def enqueue_multicast(
     return ids
 
 
+def add_multicast_chunks(
+    *,
+    chunks: list[tuple[uuid.UUID, list[str]]],
+    messages: list[dict[str, Any]],
+    purpose: str,
+    notification_disabled: bool = False,
+) -> int:
+    """Queue one multicast item per ``(retry key, recipients)`` chunk, in the caller's transaction.
+
+    For a fan-out that records its own progress in the same transaction (a delivery's cursor),
+    so that a chunk is queued exactly when the progress says so. A key queued already is
+    skipped. Returns how many chunks were given.
+    """
+    messages = _checked_messages(messages)
+    items = [
+        OutboxItem(
+            kind=Kind.MULTICAST,
+            purpose=purpose,
+            recipients=_checked_user_ids(recipients[:MULTICAST_RECIPIENTS]) if recipients else [],
+            messages=messages,  # type: ignore[misc]  # a TextField to the stubs
+            notification_disabled=notification_disabled,
+            retry_key=key,
+        )
+        for key, recipients in chunks
+        if recipients
+    ]
+    if any(len(recipients) > MULTICAST_RECIPIENTS for _key, recipients in chunks):
+        raise ValueError(f"a multicast chunk holds at most {MULTICAST_RECIPIENTS} recipients")
+    OutboxItem.objects.bulk_create(items, batch_size=_rows_per_insert(), ignore_conflicts=True)
+    if items:
+        _wake_senders_on_commit()
+    return len(items)
+
+
+def cancel_queued(*, purpose: str, reason: str) -> int:
+    """Fail the items of ``purpose`` that no sender has claimed yet (a stopped delivery)."""
+    with _writing():
+        return OutboxItem.objects.filter(purpose=purpose, state=State.QUEUED).update(
+            state=State.FAILED, error=reason, claim_token=None
+        )
+
+
 def enqueue_broadcast(
     *, messages: list[dict[str, Any]], purpose: str = "", notification_disabled: bool = False
 ) -> OutboxItem:

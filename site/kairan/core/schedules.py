@@ -55,6 +55,9 @@ SCHEDULES: tuple[ScheduleSpec, ...] = (
     ),
     # LINE outbox: requeue items whose sender died, send what is due (enqueues also wake senders).
     ScheduleSpec("line_channel.outbox.tick", "line_channel.tasks_outbox.tick", Schedule.MINUTES, minutes=1),
+    # 配信: start due runs, close finished ones, count blocks after 24 hours (the cluster's
+    # ticker starts due runs within a second; this is the fallback).
+    ScheduleSpec("deliveries.tick", "deliveries.tasks.tick", Schedule.MINUTES, minutes=1),
     ScheduleSpec(
         "line_channel.ratelimit.purge",
         "line_channel.tasks_outbox.purge_rate_windows",
@@ -62,6 +65,12 @@ SCHEDULES: tuple[ScheduleSpec, ...] = (
         cron="17 * * * *",
     ),
 )
+
+
+# Called about once a second by the cluster's main process (``qcluster``): work that must start
+# within seconds of its time, which Django-Q's scheduler (every 30 seconds) cannot promise.
+# Each is cheap when idle and only queues tasks or makes short writes.
+TICKERS: tuple[str, ...] = ("deliveries.tasks.every_second",)
 
 
 def ensure_schedules() -> list[str]:

@@ -48,7 +48,9 @@ class OperationContextMiddleware:
         in_admin = request.path.startswith(self.admin_prefix)
         if is_staff_request:
             flush_pending_writes(ctx)
-            if in_admin and ctx.recorded == 0 and response.status_code < 400:
+            # (a POST that only reads, e.g. a live count, marks its response kairan_read_only)
+            read_only = getattr(response, "kairan_read_only", False)
+            if in_admin and ctx.recorded == 0 and response.status_code < 400 and not read_only:
                 if request.method in UNSAFE_METHODS:
                     record(action="kairan.admin.post", data={"status": response.status_code})
                 elif request.GET.get("export") in EXPORT_FORMATS:

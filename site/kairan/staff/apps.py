@@ -9,6 +9,7 @@ from wagtail.users.apps import WagtailUsersAppConfig
 
 def _sync_roles(sender: AppConfig, **kwargs: Any) -> None:
     from django.contrib.auth.management import create_permissions
+    from wagtail.snippets.models import create_extra_permissions
 
     from kairan.staff.permissions import japanese_permission_names, sync_role_permissions
 
@@ -16,6 +17,8 @@ def _sync_roles(sender: AppConfig, **kwargs: Any) -> None:
     # before the roles are given theirs.
     for app_config in apps.get_app_configs():
         create_permissions(app_config, verbosity=0, using=kwargs.get("using", "default"))
+    # Wagtail's publish / lock / unlock rights of snippets (deliveries) come from its own handler.
+    create_extra_permissions(apps.get_app_config("wagtailsnippets"), using=kwargs.get("using", "default"))
     sync_role_permissions()
     japanese_permission_names()
 

@@ -32,6 +32,25 @@ MEDIA_ACTIONS = {
     APPROVER: ("add", "change", "choose"),
 }
 DEPARTMENT_PAGE_PERMISSIONS = ("add", "change", "lock")
+# Model permissions of product features per role, beyond the "view" every reader gets
+# (app label → codenames). 担当者 compose deliveries and may confirm (publish) the ones that need
+# no approval; whether one needs approval is decided per delivery (deliveries.services).
+_DELIVERY_WORK = (
+    "add_delivery",
+    "change_delivery",
+    "publish_delivery",
+    "lock_delivery",
+    "unlock_delivery",
+    "view_delivery",
+    "add_segment",
+    "change_segment",
+    "view_segment",
+    "view_deliveryrun",
+)
+FEATURE_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
+    APPROVER: {"deliveries": _DELIVERY_WORK},
+    EDITOR: {"deliveries": _DELIVERY_WORK},
+}
 DEPARTMENT_MEDIA_ACTIONS = ("add", "change", "choose", "delete")
 
 
@@ -71,6 +90,11 @@ def sync_role_permissions() -> None:
     groups[APPROVER].permissions.add(access_admin, *view)
     groups[EDITOR].permissions.add(access_admin)
     groups[VIEWER].permissions.add(access_admin, *view)
+    for role, apps in FEATURE_PERMISSIONS.items():
+        for app_label, codenames in apps.items():
+            groups[role].permissions.add(
+                *Permission.objects.filter(content_type__app_label=app_label, codename__in=codenames)
+            )
 
     root_page = Page.get_first_root_node()
     root_collection = Collection.get_first_root_node()

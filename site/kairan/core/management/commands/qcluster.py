@@ -14,16 +14,46 @@ SIGTERM at its default there): a task cut short is run again, as every task of o
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
+import time
 from types import FrameType
 from typing import Any
 
+from django.db import close_old_connections
+from django.utils.module_loading import import_string
 from django_q.cluster import Cluster
 from django_q.management.commands import qcluster
 
+from kairan.core.schedules import TICKERS
+
 WAIT_STEP_SECONDS = 0.5
 SENTINEL_GRACE_SECONDS = 0.5
+TICK_SECONDS = 1.0
+
+log = logging.getLogger(__name__)
+
+
+class Ticker:
+    """Runs ``TICKERS`` about once a second in the cluster's main process (outside the workers,
+    which it never occupies): scheduled deliveries start within a second of their time, also
+    right after a restart. A failing ticker is logged and tried again next second."""
+
+    def __init__(self) -> None:
+        self.functions = [import_string(path) for path in TICKERS]
+        self.next_at = 0.0
+
+    def __call__(self) -> None:
+        if time.monotonic() < self.next_at:
+            return
+        self.next_at = time.monotonic() + TICK_SECONDS
+        for function in self.functions:
+            try:
+                function()
+            except Exception:
+                log.exception("ticker %s failed", function)
+        close_old_connections()
 
 
 class SignalSafeCluster(Cluster):
@@ -42,6 +72,7 @@ class Command(qcluster.Command):
         if options.get("run_once", False):
             cluster.stop()
             return
+        ticker = Ticker()
         while cluster.sentinel.is_alive():
             if cluster.stop_requested:
                 # A SIGTERM sent to the whole group (systemd, `timeout`) also reached the
@@ -52,6 +83,7 @@ class Command(qcluster.Command):
                 if cluster.sentinel.is_alive():
                     cluster.stop()
                 break
+            ticker()
             cluster.sentinel.join(WAIT_STEP_SECONDS)
         # Stopped (or the sentinel was signalled with the whole group): a signal still on its
         # way must not turn a clean exit into an interrupted one.
