@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 State = DeliveryRun.State
 CHUNK = outbox.MULTICAST_RECIPIENTS
 BATCH_CHUNKS = 20  # chunks per transaction (10,000 recipients)
-STALE_SECONDS = 60  # a materialising run without a heartbeat this long is taken over
+STALE_SECONDS = 20  # a materialising run without a heartbeat this long is taken over (a batch takes < 1 s)
 
 
 class JSONArrayLength(Func):

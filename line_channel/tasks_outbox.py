@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 PUMP_TASK = "line_channel.tasks_outbox.pump"
 KICK_KEY = "line_channel:outbox:kick"
 KICK_SECONDS = 1  # at most one kick per this many seconds
+PUMPING_KEY = "line_channel:outbox:pumping"
+PUMPING_SECONDS = 5  # a pump says it is alive at least this often (once a second)
 IDLE_WAIT_SECONDS = 10.0  # a pump waits for work that becomes due this soon, then ends
 ERROR_PAUSE_SECONDS = 0.5
 
@@ -76,8 +78,12 @@ def _drain(access_token: str, deadline: float) -> Counter[str]:
     counts: Counter[str] = Counter()
     gateway = Gateway(access_token=access_token)
     reply_gateway = Gateway(access_token=access_token, attempts=1)
+    alive_at = 0.0
     try:
         while time.monotonic() < deadline:
+            if time.monotonic() - alive_at >= 1:
+                cache.set(PUMPING_KEY, 1, timeout=PUMPING_SECONDS)
+                alive_at = time.monotonic()
             try:
                 item = outbox.claim_next()
                 if item is None:
@@ -138,6 +144,14 @@ def tick() -> dict[str, Any]:
         log.warning("outbox: %d abandoned item(s) put back in the queue", reclaimed)
     kicked = kick(force=True) if outbox.has_claimable() else 0
     return {"reclaimed": reclaimed, "pumps": kicked, "pending": outbox.pending_count()}
+
+
+def every_second() -> int:
+    """The cluster's ticker: start senders when something is due and no sender is alive (a
+    cluster that just restarted sends at once instead of at the next minute's tick)."""
+    if cache.get(PUMPING_KEY) is not None or cache.get(KICK_KEY) is not None or not outbox.has_claimable():
+        return 0
+    return kick()
 
 
 def purge_rate_windows() -> int:
