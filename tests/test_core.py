@@ -123,6 +123,13 @@ def test_demo_data_and_demo_otp(capsys: Any, settings: Any) -> None:
     for username in ("admin", "approver", "editor", "viewer"):
         assert User.objects.filter(username=username).count() == 1
     assert User.objects.get(username="editor").groups.filter(name="防災課").exists()
+    from deliveries import audience
+    from deliveries.demo import SEGMENT_NAME
+    from deliveries.models import Delivery, Segment
+
+    segment = Segment.objects.get(name=SEGMENT_NAME)
+    assert "年齢が60歳以上" in audience.describe(segment.definition)
+    assert Delivery.objects.filter(segment=segment, live=False).count() == 1
     call_command("demo_otp", "admin")
     assert re.match(r"^\d{6} ", capsys.readouterr().out)
     settings.KAIRAN_DEMO = False

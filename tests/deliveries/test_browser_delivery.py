@@ -117,7 +117,7 @@ def test_a_segmented_delivery_from_composition_to_the_history_csv(
     card = add_block(page, "カード")
     page.locator(f"#{card}-value-title").fill(CARD_TITLE)
     page.locator(f"#{card}-value-body").fill(CARD_BODY)
-    page.locator(f"#{card}-value-buttons [data-streamfield-list-add]").first.click()
+    page.locator(f"{STREAM} [data-contentpath='buttons'] [data-streamfield-list-add]").last.click()
     page.locator(f"#{card}-value-buttons-0-value-label").fill("詳しく")
     page.locator(f"#{card}-value-buttons-0-value-url").fill(CITY_URL)
     page.get_by_role("radio", name="この配信だけの条件を指定する").check()

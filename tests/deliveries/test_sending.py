@@ -343,3 +343,26 @@ def test_the_editor_cannot_publish_a_delivery_that_needs_approval(
     everyone.refresh_from_db()
     assert not everyone.live and not DeliveryRun.objects.filter(delivery=everyone).exists()
     assert everyone.get_latest_revision_as_object().messages[0].value == "全員へのお知らせ"
+
+
+def test_history_lists_totals_and_exports_csv_and_the_dashboard_shows_upcoming_sends(
+    town: dict[str, str], emu: EmulatorControl, make_staff: Callable[..., Any], clock: Any
+) -> None:
+    approver = make_staff("shonin", APPROVER)
+    done = publish(make_delivery(approver, title="済んだ配信", timing=Timing.NOW), approver)
+    send_everything(done)
+    publish(make_delivery(approver, title="明日の配信"), approver)
+    client = Client()
+    client.force_login(approver)
+    dashboard = client.get("/admin/").content.decode()
+    assert "明日の配信" in dashboard and "済んだ配信" in dashboard
+    listing = client.get("/admin/deliveries/history/").content.decode()
+    assert "済んだ配信" in listing and "明日の配信" in listing and "月別" in listing and "部署別" in listing
+    response = client.get("/admin/deliveries/history/", {"export": "csv", "encoding": "utf-8"})
+    body = b"".join(response.streaming_content).decode("utf-8")  # type: ignore[attr-defined]
+    assert body.startswith("\ufeff")
+    row = next(line for line in body.splitlines() if "済んだ配信" in line)
+    assert ",配信完了," in row and ",2,2,0," in row and "shonin" in row
+    assert town["home"] not in body  # no LINE user ids in the export
+    progress = client.get(f"/admin/deliveries/history/{done.pk}/progress/").json()
+    assert progress["chunks_total"] == progress["chunks_done"] == 1 and progress["sent"] == 2

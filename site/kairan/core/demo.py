@@ -126,4 +126,7 @@ def load_demo() -> list[tuple[DemoLogin, str]]:
 
             secret = b32encode(device.bin_key).decode("ascii").rstrip("=")
         result.append((login, secret))
+    from deliveries.demo import seed_deliveries
+
+    seed_deliveries(author=User.objects.get(username="editor"))
     return result

@@ -1,0 +1,502 @@
+"""Delivery fan-out: a published 配信 to a 3-condition segment of N friends with 受信設定, end to end.
+
+Usage: .venv/bin/python bench/delivery_fanout.py [--friends N] [--db sqlite|postgres]
+                                                  [--segment example|wide] [--runs R] [--workers W]
+
+Extends ``bench/outbox_fanout.py`` (whose helpers it imports): the LINE emulator
+(``python -m emulator``, LINE's default rate limits: multicast 200 requests/s) and a real Django-Q
+cluster (``manage.py qcluster``, the settings' workers unless ``--workers``), on a fresh SQLite file
+in a temporary directory or on a scratch PostgreSQL database beside ``DATABASE_URL``'s (``--db
+postgres`` without it: ``postgresql://postgres@127.0.0.1:5432/postgres``), dropped afterwards.
+
+1. N + 1 virtual friends in the emulator (the first one only receives the warm-up push).
+2. The N friends in Kairan with Ofunato's demo 受信設定, loaded in bulk as ``bench/audience_count.py``
+   does (same distribution: random answers, one in ten has blocked the account; COPY on PostgreSQL),
+   but with the emulator's user ids, so the channel knows every recipient as a friend.
+3. ``deliveries.audience.count`` of the segment, R times (the median is ``audience_count_ms``).
+   ``example`` is the issue's segment (lives or works in 盛町, aged 60 or over, wants クマ出没情報:
+   about 2% of the friends); ``wide`` has three conditions that about 70% of them meet (aged 18 or
+   over, does not live in 盛町, wants any topic but 市政情報), so that the sending, not the start,
+   dominates the time.
+4. The cluster starts and sends one warm-up push; then a ``Delivery`` (one text message, custom
+   conditions, timing "now") is saved and its revision published, which schedules a ``DeliveryRun``
+   and wakes the dispatcher. ``seconds`` runs from just before the publish until no outbox item of
+   the run is pending any more (every chunk accepted by the emulator), polling the database.
+5. ``floor_seconds`` = chunks / the multicast limit of ``KAIRAN_LINE_RATE_LIMITS`` (what LINE
+   allows); ``ratio`` = seconds / floor. ``worker_peak_rss_mb`` is the largest VmHWM among the
+   cluster's processes other than its main one (the workers, sentinel, monitor and pusher), as in
+   the outbox bench. ``duplicates`` and ``missing`` compare the emulator's per-user counts with the
+   recipients expected from the generated answers (computed in Python, not by the compiler under
+   test); ``unexpected`` (detail line) counts users who received it but should not have.
+
+Prints a detail line, then one JSON object on its last line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+from outbox_fanout import (
+    cpu_seconds,
+    create_followers,
+    drop_postgres,
+    free_port,
+    group_members,
+    peak_rss_mb,
+    read_ids,
+    scratch_postgres,
+    start_cluster,
+    start_emulator,
+    stop_cluster,
+    wait_for_emulator,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+BATCH = 20000  # friends per load transaction
+DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
+TEXT = "【大船渡市】盛町の山沿いでクマが目撃されました。外出の際はご注意ください。"
+
+
+def wait_until(done: Callable[[], bool], *, seconds: float, what: str, step: float = 0.02) -> None:
+    deadline = time.monotonic() + seconds
+    while not done():
+        if time.monotonic() > deadline:
+            raise SystemExit(f"timed out waiting for {what}")
+        time.sleep(step)
+
+
+class Town:
+    """Ofunato's demo 受信設定 form and the segment over it, with a Python reading of the segment."""
+
+    def __init__(self, segment: str) -> None:
+        from django.utils import timezone
+        from wagtail.models import Page
+
+        from residents.demo import seed_attribute_form
+
+        page = seed_attribute_form(Page.objects.get(depth=2))
+        specs = {spec.label: spec for spec in page.get_form_fields()}
+        self.key = {label: spec.clean_name for label, spec in specs.items()}
+
+        def codes(label: str) -> list[str]:
+            return [code for code, _ in specs[label].choices]
+
+        self.gender, self.home, self.work, self.topics = (
+            codes(x) for x in ("性別", "お住まいの地区", "勤務先・通学先の地区", "受け取りたい情報")
+        )
+        self.year = timezone.localdate().year  # the year the segment's ages are evaluated in
+        self.segment = segment
+
+    def definition(self) -> dict[str, Any]:
+        def choice(label: str, match: str, codes: list[str]) -> dict[str, Any]:
+            return {"type": "choice", "field": self.key[label], "match": match, "codes": codes}
+
+        def age(low: int) -> dict[str, Any]:
+            return {"type": "age", "field": self.key["生まれ年"], "min": low, "max": None}
+
+        if self.segment == "example":
+            home_or_work = {
+                "op": "or",
+                "items": [
+                    choice("お住まいの地区", "any", [self.home[0]]),
+                    choice("勤務先・通学先の地区", "any", [self.work[0]]),
+                ],
+            }
+            items = [home_or_work, age(60), choice("受け取りたい情報", "any", [self.topics[1]])]
+        else:
+            items = [
+                age(18),
+                choice("お住まいの地区", "none", [self.home[0]]),
+                choice("受け取りたい情報", "any", self.topics[:6]),
+            ]
+        return {"op": "and", "items": items}
+
+    def matches(self, born: int, home: str, work: list[str], topics: list[str]) -> bool:
+        if self.segment == "example":
+            return (
+                (home == self.home[0] or self.work[0] in work)
+                and born <= self.year - 60
+                and self.topics[1] in topics
+            )
+        return born <= self.year - 18 and home != self.home[0] and any(t in topics for t in self.topics[:6])
+
+
+def load_friends(town: Town, ids_file: Path, friends: int) -> set[str]:
+    """Write the friends, their 受信設定 and both forms of the blind index in bulk (as
+    ``bench/audience_count.py`` does); return the LINE user ids the segment should reach."""
+    from django.db import connection, transaction
+
+    from kairan.core.crypto import encrypt, line_user_hash
+    from line_channel.models import Follower
+    from residents.attributes import REGISTERED, birth_year_token, token_for, token_number
+    from residents.models import AttributeToken, AudienceEntry, ResidentAttributes
+
+    key = town.key
+    rng = random.Random(6)  # noqa: S311 - test data, not secrets
+    now = datetime.now().astimezone()
+    # Never decrypted while counting or sending: one ciphertext serves every row.
+    empty_answers = encrypt("{}", context=b"residents.residentattributes.answers")
+    expected: set[str] = set()
+    ids = read_ids(ids_file)
+    next(ids)  # the warm-up user: a friend of the channel, not of Kairan
+
+    Row = tuple[tuple[Any, ...], tuple[Any, ...], list[tuple[Any, ...]], tuple[Any, ...]]
+
+    def rows(first: int, last: int) -> Iterator[Row]:
+        for n in range(first, last):
+            user_id = next(ids)
+            hashed = line_user_hash(user_id)
+            following = rng.random() >= 0.1
+            follower = (
+                n,
+                user_id,
+                hashed,
+                "",
+                "",
+                "ja",
+                "following" if following else "blocked",
+                now,
+                now,
+                None if following else now,
+                now,
+            )
+            resident = (
+                n,
+                hashed,
+                encrypt(user_id, context=b"residents.residentattributes.line_user_id"),
+                empty_answers,
+                now,
+                now,
+            )
+            home = rng.choice(town.home)
+            born = rng.randint(town.year - 95, town.year - 10)
+            work = rng.sample(town.work, rng.randint(0, 2))
+            topics = rng.sample(town.topics, rng.randint(1, 3))
+            if following and town.matches(born, home, work, topics):
+                expected.add(user_id)
+            chosen = [
+                REGISTERED,
+                token_for(key["性別"], rng.choice(town.gender)),
+                birth_year_token(key["生まれ年"], born),
+                token_for(key["お住まいの地区"], home),
+                *(token_for(key["勤務先・通学先の地区"], c) for c in work),
+                *(token_for(key["受け取りたい情報"], c) for c in topics),
+            ]
+            entry = (n, following, sorted(token_number(t) for t in chosen if t != REGISTERED))
+            yield follower, resident, [(n, token, following) for token in chosen], entry
+
+    tables = {
+        "follower": (
+            Follower._meta.db_table,
+            "id, line_user_id, line_user_hash, display_name, picture_url, language, status, "
+            "first_followed_at, followed_at, unfollowed_at, profile_fetched_at",
+        ),
+        "resident": (
+            ResidentAttributes._meta.db_table,
+            "id, line_user_hash, line_user_id, answers, created_at, updated_at",
+        ),
+        "token": (AttributeToken._meta.db_table, "resident_id, token, reachable"),
+        "entry": (AudienceEntry._meta.db_table, "resident_id, reachable, tokens"),
+    }
+    postgres = connection.vendor == "postgresql"
+    for first in range(1, friends + 1, BATCH):
+        batch = list(rows(first, min(first + BATCH, friends + 1)))
+        data = {
+            "follower": [b[0] for b in batch],
+            "resident": [b[1] for b in batch],
+            "token": [t for b in batch for t in b[2]],
+            "entry": [b[3] if postgres else (*b[3][:2], json.dumps(b[3][2])) for b in batch],
+        }
+        with transaction.atomic(), connection.cursor() as cursor:
+            for name, (table, columns) in tables.items():
+                if postgres:
+                    with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                        for row in data[name]:
+                            copy.write_row(row)
+                else:
+                    marks = ", ".join(["%s"] * len(columns.split(",")))
+                    cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks})", data[name])  # noqa: S608
+    with connection.cursor() as cursor:
+        if postgres:
+            for table, _ in list(tables.values())[:3]:  # (the entries' key is the resident's)
+                cursor.execute(
+                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT MAX(id) FROM {table}))"  # noqa: S608
+                )
+            for table, _ in tables.values():
+                cursor.execute(f"VACUUM ANALYZE {table}")
+        else:
+            cursor.execute("ANALYZE")
+    return expected
+
+
+def time_count(definition: dict[str, Any], runs: int) -> tuple[int, list[float]]:
+    from deliveries.audience import count
+
+    timings = []
+    audience = 0
+    for _ in range(runs):
+        started = time.perf_counter()
+        audience = count(definition)
+        timings.append((time.perf_counter() - started) * 1000)
+    return audience, timings
+
+
+def make_delivery(definition: dict[str, Any]) -> tuple[Any, Any]:
+    """A delivery of one text message to the segment, timing "now", not yet published; its approver."""
+    from django.contrib.auth.models import User
+
+    from deliveries.models import Audience, Delivery, Timing
+
+    approver = User.objects.create_user(username="bench-shonin", email="shonin@example.jp", last_name="承認")
+    delivery = Delivery(
+        title="クマ出没のお知らせ（ベンチ）",
+        category="disaster",
+        messages=[("text", TEXT)],
+        audience=Audience.CUSTOM,
+        conditions=definition,
+        timing=Timing.NOW,
+        created_by=approver,
+        live=False,
+    )
+    delivery.full_clean()
+    delivery.save()
+    return delivery, approver
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser.add_argument("--friends", type=int, default=20000, help="friends with 受信設定 (default 20000)")
+    parser.add_argument(
+        "--db",
+        choices=["sqlite", "postgres"],
+        default="postgres" if os.environ.get("DATABASE_URL") else "sqlite",
+        help="database (default: postgres when DATABASE_URL is set, else sqlite)",
+    )
+    parser.add_argument("--segment", choices=["example", "wide"], default="example", help="(default example)")
+    parser.add_argument("--runs", type=int, default=5, help="timed audience counts (default 5)")
+    parser.add_argument("--workers", type=int, default=0, help="Django-Q workers (default: the settings')")
+    parser.add_argument("--timeout", type=float, default=600, help="seconds the send may take (default 600)")
+    args = parser.parse_args()
+
+    sys.path[:0] = [str(ROOT), str(ROOT / "site")]
+    tmp = Path(tempfile.mkdtemp(prefix="kairan-delivery-"))
+    emulator_port = free_port()
+    base = f"http://127.0.0.1:{emulator_port}"
+    env = dict(os.environ)
+    env.update(
+        {
+            "KAIRAN_DEMO": "1",
+            "KAIRAN_LOG_LEVEL": "warning",
+            "DJANGO_SETTINGS_MODULE": "kairan.settings",
+            "KAIRAN_VAR_DIR": str(tmp),
+            "KAIRAN_LINE_API_BASE": f"{base}/api",
+            "KAIRAN_LINE_DATA_BASE": f"{base}/api-data",
+            "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "site")]),
+        }
+    )
+    if args.workers:
+        env["KAIRAN_Q_WORKERS"] = str(args.workers)
+    admin_dsn = ""
+    if args.db == "postgres":
+        env["DATABASE_URL"], admin_dsn = scratch_postgres(env.get("DATABASE_URL") or DEFAULT_POSTGRES)
+    else:
+        env.pop("DATABASE_URL", None)
+        env["KAIRAN_SQLITE_PATH"] = str(tmp / "bench.sqlite3")
+    os.environ.pop("DATABASE_URL", None)
+    os.environ.update(env)
+
+    emulator = start_emulator(emulator_port, tmp / "emulator.log")
+    cluster: subprocess.Popen[bytes] | None = None
+    finished = False
+    try:
+        channel = wait_for_emulator(base, emulator)
+        ids_file = tmp / "friends.txt"
+        started = time.perf_counter()
+        create_followers(base, channel["channelId"], args.friends + 1, ids_file)
+        emulator_setup = time.perf_counter() - started
+
+        import django
+
+        django.setup()
+        from django.conf import settings
+        from django.core.management import call_command
+        from django.db import connection
+
+        call_command("migrate", verbosity=0)
+        call_command("createcachetable", verbosity=0)
+        from deliveries.audience import validate
+        from deliveries.models import DeliveryRun
+        from line_channel import outbox
+        from line_channel.models import LineChannelSettings, OutboxItem
+
+        config = LineChannelSettings.load()
+        config.channel_id = channel["channelId"]
+        config.channel_secret = channel["channelSecret"]
+        config.access_token = channel["accessToken"]
+        config.save()
+
+        started = time.perf_counter()
+        town = Town(args.segment)
+        expected = load_friends(town, ids_file, args.friends)
+        load_seconds = time.perf_counter() - started
+        definition = validate(town.definition())
+        audience, timings = time_count(definition, args.runs)
+
+        delivery, approver = make_delivery(definition)
+        cluster = start_cluster(env, tmp / "qcluster.log")
+        warm_up_user = next(read_ids(ids_file))
+        outbox.enqueue_push(to=warm_up_user, messages=[{"type": "text", "text": "起動確認"}])
+        wait_until(
+            lambda: not OutboxItem.objects.exclude(state=OutboxItem.State.SENT).exists(),
+            seconds=60,
+            what=f"the cluster's warm-up push (logs in {tmp})",
+            step=0.05,
+        )
+        time.sleep(1.5)  # let the warm-up pumps finish idling
+        cluster_pids = group_members(cluster.pid)
+        cpu_before = {
+            "cluster": cpu_seconds(cluster_pids),
+            "emulator": cpu_seconds([emulator.pid]),
+        }
+
+        wall_began = time.time()
+        began = time.perf_counter()
+        revision = delivery.save_revision(user=approver)
+        revision.publish(user=approver)
+        published = time.perf_counter() - began
+        run = DeliveryRun.objects.filter(delivery=delivery).exclude(kind="test").latest("pk")
+        pending = OutboxItem.objects.filter(purpose=run.purpose, state__in=outbox.PENDING)
+        over = (DeliveryRun.State.FAILED, DeliveryRun.State.STOPPED, DeliveryRun.State.CANCELLED)
+        deadline = time.monotonic() + args.timeout
+        while True:
+            run.refresh_from_db()
+            if run.state in over:
+                raise SystemExit(f"the run ended {run.state}: {run.error} (logs in {tmp})")
+            if run.materialised and not pending.exists():
+                break
+            if time.monotonic() > deadline:
+                raise SystemExit(f"the run was not sent in {args.timeout} s (logs in {tmp})")
+            time.sleep(0.02)
+        seconds = time.perf_counter() - began
+        cpu_used = {
+            "cluster": round(cpu_seconds(cluster_pids) - cpu_before["cluster"], 2),
+            "emulator": round(cpu_seconds([emulator.pid]) - cpu_before["emulator"], 2),
+        }
+        rss = {pid: peak_rss_mb(pid) for pid in group_members(cluster.pid)}
+        main_pid = cluster.pid
+        worker_rss = [value for pid, value in rss.items() if pid != main_pid]
+        wait_until(
+            lambda: DeliveryRun.objects.filter(pk=run.pk).exclude(finished_at=None).exists(),
+            seconds=30,
+            what="the run's outcome",
+            step=0.1,
+        )
+        run.refresh_from_db()
+        items = OutboxItem.objects.filter(purpose=run.purpose)
+        chunks = items.count()
+        failed_items = items.filter(state=OutboxItem.State.FAILED).count()
+        sent_times = sorted(t.timestamp() for t in items.values_list("sent_at", flat=True) if t is not None)
+        created_times = sorted(t.timestamp() for t in items.values_list("created_at", flat=True))
+
+        per_user: dict[str, int] = httpx.get(
+            f"{base}/control/channels/{channel['channelId']}/deliveries", params={"limit": 0}, timeout=300
+        ).json()["perUser"]
+        duplicates = sum(max(0, per_user.get(user_id, 0) - 1) for user_id in expected)
+        missing = sum(1 for user_id in expected if user_id not in per_user)
+        unexpected = sum(1 for user_id in per_user if user_id not in expected and user_id != warm_up_user)
+        db = connection.vendor
+        limit, per = settings.KAIRAN_LINE_RATE_LIMITS["multicast"]
+        connection.close()
+        finished = True
+    finally:
+        if cluster is not None:
+            stop_cluster(cluster)
+        emulator.terminate()
+        emulator.wait(timeout=10)
+        if admin_dsn:
+            from django.db import connections
+
+            connections.close_all()
+            drop_postgres(admin_dsn, env["DATABASE_URL"])
+        if finished:
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            print(f"logs kept in {tmp}", file=sys.stderr)
+
+    def since_publish(at: float | None) -> float | None:
+        return None if at is None else round(at - wall_began, 3)
+
+    floor = chunks * per / limit
+    print(
+        json.dumps(
+            {
+                "detail": "setup and phases (seconds since the publish began)",
+                "segment": args.segment,
+                "emulator_setup_seconds": round(emulator_setup, 1),
+                "load_seconds": round(load_seconds, 1),
+                "audience_count_ms_all": [round(t, 1) for t in timings],
+                "expected_recipients": len(expected),
+                "audience_count": audience,
+                "publish_seconds": round(published, 3),
+                "run_started": since_publish(run.started_at.timestamp() if run.started_at else None),
+                "first_chunk_queued": since_publish(created_times[0] if created_times else None),
+                "last_chunk_queued": since_publish(created_times[-1] if created_times else None),
+                "first_chunk_sent": since_publish(sent_times[0] if sent_times else None),
+                "last_chunk_sent": since_publish(sent_times[-1] if sent_times else None),
+                "run": {
+                    "state": run.state,
+                    "target_count": run.target_count,
+                    "recipients_total": run.recipients_total,
+                    "sent_count": run.sent_count,
+                    "failed_count": run.failed_count,
+                },
+                "failed_items": failed_items,
+                "unexpected": unexpected,
+                "multicast_limit": f"{limit}/{per}s",
+                "cluster_processes_peak_rss_mb": {
+                    ("main" if pid == main_pid else str(pid)): round(value, 1)
+                    for pid, value in sorted(rss.items())
+                },
+                "cpu_seconds": cpu_used,
+                "load_average": os.getloadavg(),
+                "cpus": os.cpu_count(),
+            },
+            ensure_ascii=False,
+        )
+    )
+    print(
+        json.dumps(
+            {
+                "db": db,
+                "friends": args.friends,
+                "audience_count_ms": round(statistics.median(timings), 1),
+                "recipients": run.recipients_total,
+                "seconds": round(seconds, 3),
+                "floor_seconds": round(floor, 3),
+                "ratio": round(seconds / floor, 3) if floor else None,
+                "worker_peak_rss_mb": round(max(worker_rss, default=0.0), 1),
+                "duplicates": duplicates,
+                "missing": missing,
+            }
+        )
+    )
+    if audience != len(expected):
+        print(f"audience.count gave {audience}, the answers say {len(expected)}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
