@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Count, Func, IntegerField, Q, Sum
 from django.utils import timezone
@@ -112,7 +113,13 @@ def _prepare(run: DeliveryRun) -> bool:
 
     if run.kind != DeliveryRun.Kind.TEST and run.target_count is not None:
         return True  # resumed: prepared by the first start
-    schedule_next_occurrence(run)
+    try:
+        schedule_next_occurrence(run)
+    except (ValidationError, ValueError) as error:
+        # (e.g. a page sent as a card was unpublished): this occurrence still goes out; staff see why
+        # the series stopped on its history page.
+        run.error = f"次回の配信を予約できませんでした: {error}"[:2000]
+        DeliveryRun.objects.filter(pk=run.pk).update(error=run.error)
     try:
         with Gateway.from_settings() as gateway:
             gateway.validate_messages(kind="multicast", messages=run.messages)

@@ -31,3 +31,10 @@ class DeliveryForm(WagtailAdminModelForm):
                 field.widget = forms.RadioSelect(choices=field.choices)
         if "repeat_weekdays" in self.fields and self.instance is not None:
             self.initial.setdefault("repeat_weekdays", list(self.instance.repeat_weekdays or []))
+
+    def save(self, commit: bool = True) -> Any:
+        """A new delivery's 作成者 is whoever creates it in the admin (kept in its revisions)."""
+        user = self.for_user
+        if self.instance.pk is None and user is not None and user.is_authenticated:
+            self.instance.created_by = user
+        return super().save(commit=commit)

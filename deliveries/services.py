@@ -138,7 +138,11 @@ def schedule_next_occurrence(run: DeliveryRun) -> DeliveryRun | None:
     # The approved (live) revision, not a draft being edited since.
     live = delivery.live_revision.as_object() if delivery.live_revision is not None else delivery
     assert isinstance(live, Delivery)
-    when = next_occurrence(validate_recurrence(live.recurrence_dict()), after=run.scheduled_for)
+    # After this occurrence, and never in the past: a cluster that was down for days sends the
+    # missed occurrence once (this run), not each of them in a row.
+    when = next_occurrence(
+        validate_recurrence(live.recurrence_dict()), after=max(run.scheduled_for, timezone.now())
+    )
     if when is None:
         return None
     try:

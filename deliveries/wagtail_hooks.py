@@ -13,6 +13,7 @@ from wagtail import hooks
 from wagtail.admin.menu import Menu, MenuItem, SubmenuMenuItem
 from wagtail.admin.ui.components import Component
 from wagtail.admin.ui.tables import Column, UpdatedAtColumn
+from wagtail.snippets.action_menu import PublishMenuItem, SubmitForModerationMenuItem
 from wagtail.snippets.models import register_snippet
 from wagtail.snippets.views.snippets import SnippetViewSet
 
@@ -183,14 +184,37 @@ def require_approval(request: HttpRequest, instance: Any) -> HttpResponse | None
     return None
 
 
+class ConfirmMenuItem(PublishMenuItem):
+    """「公開」 of a delivery is sending (or scheduling) it: 「配信を確定（公開）」."""
+
+    label = "配信を確定（公開）"
+    # (Wagtail's publish.html prints its own 「公開」, whatever the label)
+    template_name = "wagtailsnippets/snippets/action_menu/menu_item.html"
+
+
+class RequestApprovalMenuItem(SubmitForModerationMenuItem):
+    """Wagtail's 「配信の承認に提出する」, named as the 配信の概要 panel and messages name it."""
+
+    def get_context_data(self, parent_context: Any) -> Any:
+        context = super().get_context_data(parent_context)
+        context["label"] = "承認を依頼"
+        return context
+
+
 @hooks.register("construct_snippet_action_menu")
 def rename_publish(menu_items: list[Any], request: HttpRequest, context: dict[str, Any]) -> None:
-    """On a delivery, 「公開」 means sending (or scheduling) it: say so."""
+    """On a delivery, 「公開」 means sending (or scheduling) it, and submitting is 「承認を依頼」: say so.
+
+    The items are replaced, not relabelled: Wagtail shares them between requests (and the submit
+    item sets its label from the workflow's name when it renders).
+    """
     if context.get("model") is not Delivery:
         return
-    for item in menu_items:
-        if getattr(item, "name", "") == "action-publish":
-            item.label = "配信を確定（公開）"
+    replacements = {"action-publish": ConfirmMenuItem, "action-submit": RequestApprovalMenuItem}
+    for index, item in enumerate(menu_items):
+        replacement = replacements.get(getattr(item, "name", ""))
+        if replacement is not None:
+            menu_items[index] = replacement(order=item.order)
 
 
 # --- the dashboard --------------------------------------------------------------------------------

@@ -30,6 +30,11 @@ EXPECTED_ORDER = [
     "forms",
     "residents",
     "privacy",
+    "deliveries",
+    "delivery-test",
+    "delivery-approval",
+    "delivery-schedule",
+    "delivery-history",
     "emulator",
     "manual",
 ]

@@ -124,8 +124,11 @@ def test_a_segmented_delivery_from_composition_to_the_history_csv(
     build_bear_alert(page)
     page.get_by_role("radio", name="日時を指定して送る（予約）").check()
     send_at = timezone.localtime(timezone.now() + timedelta(hours=1))
-    page.locator("#id_send_at").fill(send_at.strftime("%Y-%m-%d %H:%M"))
-    page.locator("#id_send_at").press("Tab")
+    send_at_input = page.locator("#id_send_at")
+    send_at_input.fill(f"{send_at:%Y-%m-%d %H:%M}")  # the format of Wagtail's date-time widget
+    page.locator("#delivery-summary").click()  # (closes the calendar, which covers the footer)
+    expect(page.locator(".xdsoft_datetimepicker:visible")).to_have_count(0)
+    expect(send_at_input).to_have_value(f"{send_at:%Y-%m-%d %H:%M}")
     page.get_by_role("button", name="下書きを保存").click()
     page.wait_for_url("**/deliveries/delivery/edit/*/")
     expect(page.locator("#summary-count")).to_have_text("2 人")
@@ -142,6 +145,9 @@ def test_a_segmented_delivery_from_composition_to_the_history_csv(
     expect(page.locator(".messages")).to_contain_text("テスター 1 人にテスト配信しました")
     test_run = send_everything(DeliveryRun.objects.get(kind=DeliveryRun.Kind.TEST))
     assert emu.deliveries()["perUser"] == {town["young"]: 2}
+    text_message, card_message = (m["message"] for m in emu.received(town["young"]))
+    assert text_message == {"type": "text", "text": TEXT}
+    assert card_message["type"] == "flex" and CARD_TITLE in str(card_message["contents"])
     page.reload()
     expect(page.locator("#run-state")).to_have_text("配信完了")
     expect(page.locator("#test-recipients")).to_contain_text("防災課 大船渡")
@@ -150,8 +156,9 @@ def test_a_segmented_delivery_from_composition_to_the_history_csv(
     # … and asks for approval.
     page.goto(edit_url)
     open_action_menu(page)
+    expect(page.get_by_role("button", name="配信を確定（公開）")).to_be_visible()
     page.get_by_role("button", name="承認を依頼").click()
-    expect(page.locator(".messages")).to_be_visible()
+    expect(page.locator(".messages")).to_contain_text(f"配信「{TITLE}」を承認のために提出しました")
     delivery.refresh_from_db()
     assert delivery.workflow_in_progress and not delivery.live
 
@@ -166,7 +173,9 @@ def test_a_segmented_delivery_from_composition_to_the_history_csv(
     second.set_default_timeout(15_000)
     sign_in_with_totp(second, approver)
     second.get_by_role("link", name="承認待ちの配信が 1 件あります。").click()
-    second.get_by_role("link", name=TITLE).first.click()
+    listed = second.locator("tbody tr", has_text=TITLE)
+    expect(listed).to_contain_text("承認待ち")
+    listed.get_by_role("link", name=TITLE).first.click()
     second.wait_for_url(f"**{edit_url.split(live_server.url)[1]}")
     expect(second.locator("#summary-count")).to_have_text("2 人")
     second.locator("[data-side-panel-toggle='preview']").click()
@@ -175,7 +184,8 @@ def test_a_segmented_delivery_from_composition_to_the_history_csv(
     expect(preview.get_by_text(CARD_TITLE)).to_be_visible()
     open_action_menu(second)
     second.get_by_role("button", name="承認と公開", exact=True).click()
-    expect(second.locator(".messages")).to_be_visible()
+    expect(second.locator(".messages")).to_contain_text(f"配信「{TITLE}」を更新しました")
+    expect(second.locator("tbody tr", has_text=TITLE)).to_contain_text("予約済み")  # the listing
     run = DeliveryRun.objects.exclude(kind=DeliveryRun.Kind.TEST).get()
     assert (run.state, run.approver, run.author) == (State.SCHEDULED, "shonin", "tanto")
     assert run.scheduled_for > timezone.now()
@@ -197,13 +207,18 @@ def test_a_segmented_delivery_from_composition_to_the_history_csv(
 
     # The history: the row, the run's page and the CSV.
     page.goto("/admin/deliveries/history/")
-    row = page.locator("table.listing tbody tr", has_text="予約")
-    expect(row).to_have_count(1)
-    cells = row.locator("td")
-    expect(row).to_contain_text(TITLE)
+    results = page.locator("table.listing:not([id^='totals'])")
+    row = results.locator("tbody tr", has_text=TITLE, has_not_text="テスト")
     expect(row).to_contain_text("配信完了")
-    texts = [t.strip() for t in cells.all_inner_texts()]
-    assert texts[5:8] == ["2", "2", "0"], texts
+    headers = [h.strip() for h in results.locator("thead th").all_inner_texts()]
+    cells = dict(zip(headers, (t.strip() for t in row.locator("td").all_inner_texts()), strict=True))
+    assert (cells["種類"], cells["状態"], cells["対象"], cells["送信"], cells["失敗"]) == (
+        "予約",
+        "配信完了",
+        "2",
+        "2",
+        "0",
+    )
     row.get_by_role("link", name=TITLE).click()
     expect(page.locator("#run-state")).to_have_text("配信完了")
     expect(page.locator("#run-approver")).to_have_text("shonin")
