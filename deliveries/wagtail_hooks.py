@@ -20,6 +20,7 @@ from wagtail.snippets.views.snippets import SnippetViewSet
 from deliveries import services, views_admin, views_history
 from deliveries.models import Delivery, DeliveryRun, Segment
 from deliveries.views_segments import admin_urls as segment_urls
+from kairan.core.menu import PermissionMenuItem
 
 history_urls = [
     path("", views_history.HistoryView.as_view(), name="index"),
@@ -106,15 +107,6 @@ delivery_viewset = DeliveryViewSet()
 segment_viewset = SegmentViewSet()
 register_snippet(delivery_viewset)
 register_snippet(segment_viewset)
-
-
-class PermissionMenuItem(MenuItem):
-    def __init__(self, *args: Any, permissions: tuple[str, ...], **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.permissions = permissions
-
-    def is_shown(self, request: Any) -> bool:
-        return any(request.user.has_perm(p) for p in self.permissions)
 
 
 def _perms(model: str, *actions: str) -> tuple[str, ...]:

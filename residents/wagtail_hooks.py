@@ -13,6 +13,7 @@ from wagtail.admin.ui.tables import BooleanColumn, Column
 from wagtail.snippets.models import register_snippet
 from wagtail.snippets.views.snippets import SnippetViewSet
 
+from kairan.core.menu import PermissionMenuItem
 from residents import views_staff
 from residents.dashboard import dashboard_panel
 from residents.models import TermsVersion
@@ -65,15 +66,6 @@ class TermsVersionViewSet(SnippetViewSet):
 
 terms_viewset = TermsVersionViewSet()
 register_snippet(terms_viewset)
-
-
-class PermissionMenuItem(MenuItem):
-    def __init__(self, *args: Any, permissions: tuple[str, ...], **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.permissions = permissions
-
-    def is_shown(self, request: Any) -> bool:
-        return any(request.user.has_perm(p) for p in self.permissions)
 
 
 @hooks.register("register_admin_menu_item")
