@@ -407,7 +407,8 @@ def main() -> None:
             run.refresh_from_db()
             if run.state in over:
                 raise SystemExit(f"the run ended {run.state}: {run.error} (logs in {tmp})")
-            if run.materialised and not pending.exists():
+            # (a run closed before it was materialised is over too: its missing friends show)
+            if (run.materialised or run.finished_at is not None) and not pending.exists():
                 break
             if time.monotonic() > deadline:
                 raise SystemExit(f"the run was not sent in {args.timeout} s (logs in {tmp})")
@@ -481,6 +482,7 @@ def main() -> None:
                 "last_chunk_sent": since_publish(sent_times[-1] if sent_times else None),
                 "run": {
                     "state": run.state,
+                    "materialised": run.materialised,
                     "target_count": run.target_count,
                     "recipients_total": run.recipients_total,
                     "sent_count": run.sent_count,

@@ -34,7 +34,8 @@ log = logging.getLogger(__name__)
 State = DeliveryRun.State
 CHUNK = outbox.MULTICAST_RECIPIENTS
 BATCH_CHUNKS = 20  # chunks per transaction (10,000 recipients)
-STALE_SECONDS = 20  # a materialising run without a heartbeat this long is taken over (a batch takes < 1 s)
+STALE_SECONDS = 60  # a materialising run without a heartbeat this long is taken over (the first
+# read of a million-friend audience takes several seconds; then each batch beats)
 
 
 class JSONArrayLength(Func):
@@ -183,6 +184,7 @@ def start(run_id: int) -> str:
     if run.kind == DeliveryRun.Kind.TEST:
         _send_test(run)
         return "test queued"
+    DeliveryRun.objects.filter(pk=run.pk, state=State.SENDING).update(heartbeat_at=timezone.now())
     chunks = _recipient_chunks(run)
     number = run.chunks_total
     while True:
@@ -268,6 +270,8 @@ def finish(run_id: int) -> bool:
     run = DeliveryRun.objects.filter(pk=run_id).first()
     if run is None or run.finished_at is not None:
         return False
+    if run.state == State.SENDING and not run.materialised:
+        return False  # still being queued (a repeated start task must not close it early)
     if OutboxItem.objects.filter(purpose=run.purpose, state__in=outbox.PENDING).exists():
         return False
     counts = outbox_counts(run)
@@ -288,7 +292,9 @@ def finish(run_id: int) -> bool:
     with transaction.atomic():
         return bool(
             DeliveryRun.objects.filter(
-                pk=run.pk, finished_at=None, state__in=[State.SENDING, State.STOPPED]
+                Q(state=State.SENDING, materialised=True) | Q(state=State.STOPPED),
+                pk=run.pk,
+                finished_at=None,
             ).update(state=state, sent_count=sent, failed_count=failed, finished_at=last or timezone.now())
         )
 

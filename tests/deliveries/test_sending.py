@@ -366,3 +366,15 @@ def test_history_lists_totals_and_exports_csv_and_the_dashboard_shows_upcoming_s
     assert town["home"] not in body  # no LINE user ids in the export
     progress = client.get(f"/admin/deliveries/history/{done.pk}/progress/").json()
     assert progress["chunks_total"] == progress["chunks_done"] == 1 and progress["sent"] == 2
+
+
+def test_a_repeated_start_task_does_not_close_a_run_that_is_still_being_queued(
+    line_channel: Any, emu: EmulatorControl, make_staff: Callable[..., Any]
+) -> None:
+    friends(emu, 1500)
+    approver = make_staff("shonin", APPROVER)
+    run = publish(make_delivery(approver, audience=Audience.ALL, conditions={}, timing=Timing.NOW), approver)
+    fanout.claim(run.pk)  # a first worker claimed it and has queued nothing yet
+    assert tasks.start_run(run.pk) == "not claimable"  # Django-Q ran the task again
+    run.refresh_from_db()
+    assert (run.state, run.finished_at) == (State.SENDING, None)
