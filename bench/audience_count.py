@@ -100,7 +100,7 @@ def main() -> None:
                 *(token_for(key["勤務先・通学先の地区"], c) for c in rng.sample(work, rng.randint(0, 2))),
                 *(token_for(key["受け取りたい情報"], c) for c in rng.sample(topics, rng.randint(1, 3))),
             ]
-            entry = (n, following, sorted(token_number(t) for t in chosen if t != REGISTERED))
+            entry = (n, following, sorted(token_number(t) for t in chosen if t != REGISTERED), n)
             yield follower, resident, [(n, token, following) for token in chosen], entry
 
     tables = {
@@ -114,7 +114,7 @@ def main() -> None:
             "id, line_user_hash, line_user_id, answers, created_at, updated_at",
         ),
         "token": (AttributeToken._meta.db_table, "resident_id, token, reachable"),
-        "entry": (AudienceEntry._meta.db_table, "resident_id, reachable, tokens"),
+        "entry": (AudienceEntry._meta.db_table, "resident_id, reachable, tokens, follower_id"),
     }
 
     started = time.perf_counter()
@@ -126,7 +126,8 @@ def main() -> None:
             "resident": [b[1] for b in batch],
             "token": [t for b in batch for t in b[2]],
             "entry": [
-                b[3] if connection.vendor == "postgresql" else (*b[3][:2], json.dumps(b[3][2])) for b in batch
+                b[3] if connection.vendor == "postgresql" else (*b[3][:2], json.dumps(b[3][2]), b[3][3])
+                for b in batch
             ],
         }
         tokens_written += len(data["token"])

@@ -210,7 +210,7 @@ def load_friends(town: Town, ids_file: Path, friends: int) -> set[str]:
                 *(token_for(key["勤務先・通学先の地区"], c) for c in work),
                 *(token_for(key["受け取りたい情報"], c) for c in topics),
             ]
-            entry = (n, following, sorted(token_number(t) for t in chosen if t != REGISTERED))
+            entry = (n, following, sorted(token_number(t) for t in chosen if t != REGISTERED), n)
             yield follower, resident, [(n, token, following) for token in chosen], entry
 
     tables = {
@@ -224,7 +224,7 @@ def load_friends(town: Town, ids_file: Path, friends: int) -> set[str]:
             "id, line_user_hash, line_user_id, answers, created_at, updated_at",
         ),
         "token": (AttributeToken._meta.db_table, "resident_id, token, reachable"),
-        "entry": (AudienceEntry._meta.db_table, "resident_id, reachable, tokens"),
+        "entry": (AudienceEntry._meta.db_table, "resident_id, reachable, tokens, follower_id"),
     }
     postgres = connection.vendor == "postgresql"
     for first in range(1, friends + 1, BATCH):
@@ -233,7 +233,7 @@ def load_friends(town: Town, ids_file: Path, friends: int) -> set[str]:
             "follower": [b[0] for b in batch],
             "resident": [b[1] for b in batch],
             "token": [t for b in batch for t in b[2]],
-            "entry": [b[3] if postgres else (*b[3][:2], json.dumps(b[3][2])) for b in batch],
+            "entry": [b[3] if postgres else (*b[3][:2], json.dumps(b[3][2]), b[3][3]) for b in batch],
         }
         with transaction.atomic(), connection.cursor() as cursor:
             for name, (table, columns) in tables.items():

@@ -300,6 +300,21 @@ class _SetCompiler:
     def select(self, definition: dict[str, Any]) -> Fragment:
         return self.group(definition)
 
+    def page(self, definition: dict[str, Any], *, after: int, limit: int) -> Fragment:
+        """The next ``limit`` residents after ``after``, each with their LINE user id when they
+        follow now (else NULL: the page's last id still moves the reading on)."""
+        from line_channel.models import Follower
+        from residents.models import AudienceEntry
+
+        sql, params = self.select(definition)
+        return (
+            f"SELECT page.resident_id, f.line_user_id FROM (SELECT DISTINCT resident_id FROM ({sql}) AS a "
+            "WHERE resident_id > %s ORDER BY resident_id LIMIT %s) AS page "
+            f"JOIN {_table(AudienceEntry)} e ON e.resident_id = page.resident_id "
+            f"LEFT JOIN {_table(Follower)} f ON f.id = e.follower_id AND f.status = %s "
+            "ORDER BY page.resident_id"
+        ), [*params, after, limit, Follower.Status.FOLLOWING]
+
 
 class _ArrayCompiler:
     """PostgreSQL: one boolean expression over ``AudienceEntry.tokens`` (64-bit numbers), which the
@@ -359,6 +374,20 @@ class _ArrayCompiler:
         sql, params = self.expression(definition)
         return f"SELECT e.resident_id FROM {self.table} e WHERE e.reachable AND ({sql})", params
 
+    def page(self, definition: dict[str, Any], *, after: int, limit: int) -> Fragment:
+        """The next ``limit`` residents after ``after`` who follow now, with their LINE user ids:
+        one walk of the entries' primary key (or a bitmap scan for a narrow segment) and a
+        friend looked up by its integer key per row."""
+        from line_channel.models import Follower
+
+        sql, params = self.expression(definition)
+        return (
+            f"SELECT e.resident_id, f.line_user_id FROM {self.table} e "
+            f"JOIN {_table(Follower)} f ON f.id = e.follower_id "
+            f"WHERE e.reachable AND ({sql}) AND e.resident_id > %s AND f.status = %s "
+            "ORDER BY e.resident_id LIMIT %s"
+        ), [*params, after, Follower.Status.FOLLOWING, limit]
+
 
 def _mergeable(op: str, item: dict[str, Any]) -> bool:
     """Whether an item of an ``op`` group is said by the group's one ``&&`` ("or") or ``@>`` ("and")."""
@@ -373,10 +402,14 @@ def _local_midnight(day: date, *, next_day: bool = False) -> datetime:
     return start + timedelta(days=1) if next_day else start
 
 
+def _compiler(on: date | None) -> _SetCompiler | _ArrayCompiler:
+    compiler = _ArrayCompiler if connection.vendor == "postgresql" else _SetCompiler
+    return compiler(on or timezone.localdate())
+
+
 def compile_segment(definition: dict[str, Any], *, on: date | None = None) -> Fragment:
     """SQL selecting the resident ids of a validated definition (evaluated on ``on``), and its params."""
-    compiler = _ArrayCompiler if connection.vendor == "postgresql" else _SetCompiler
-    return compiler(on or timezone.localdate()).select(definition)
+    return _compiler(on).select(definition)
 
 
 def count(definition: dict[str, Any], *, on: date | None = None) -> int:
@@ -389,31 +422,47 @@ def count(definition: dict[str, Any], *, on: date | None = None) -> int:
     return int(row[0]) if row else 0
 
 
+RECIPIENT_PAGE = 10_000  # residents read per query while fanning out
+
+
 def recipient_chunks(
-    definition: dict[str, Any], *, on: date | None = None, after: int = 0, chunk: int = 500
+    definition: dict[str, Any],
+    *,
+    on: date | None = None,
+    after: int = 0,
+    chunk: int = 500,
+    page: int = RECIPIENT_PAGE,
 ) -> Iterator[tuple[int, list[str]]]:
     """The LINE user ids the segment reaches, in chunks of at most ``chunk``, each with the last
     resident id it holds: ordered by resident id, so a fan-out that stopped part-way continues
     ``after`` the last id it materialised.
 
-    Reads friends that are following at this moment (a last check beside the index).
+    Read in keyset pages of ``page`` residents (``resident_id > last ORDER BY resident_id
+    LIMIT page``), so the first chunk is out after one page whatever the audience's size, and no
+    query holds the whole audience. Only friends following at this moment are returned (a last
+    check beside the index).
     """
-    from line_channel.models import Follower
-    from residents.models import ResidentAttributes
-
-    sql, params = compile_segment(definition, on=on)
-    residents = connection.ops.quote_name(ResidentAttributes._meta.db_table)
-    friends = connection.ops.quote_name(Follower._meta.db_table)
-    query = (
-        f"SELECT r.id, f.line_user_id FROM (SELECT DISTINCT resident_id FROM ({sql}) AS a) AS audience "
-        f"JOIN {residents} r ON r.id = audience.resident_id "
-        f"JOIN {friends} f ON f.line_user_hash = r.line_user_hash "
-        "WHERE f.status = %s AND r.id > %s ORDER BY r.id"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(query, [*params, Follower.Status.FOLLOWING, after])
-        while rows := cursor.fetchmany(chunk):
-            yield int(rows[-1][0]), [str(row[1]) for row in rows]
+    compiler = _compiler(on)
+    pending: list[str] = []
+    last = after
+    while True:
+        sql, params = compiler.page(definition, after=last, limit=page)
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            rows = cursor.fetchall()
+        for resident_id, user_id in rows:
+            if user_id is None:
+                continue  # no longer following
+            pending.append(str(user_id))
+            if len(pending) == chunk:
+                yield int(resident_id), pending
+                pending = []
+        if rows:
+            last = int(rows[-1][0])
+        if len(rows) < page:
+            break
+    if pending:
+        yield last, pending
 
 
 def recipients(

@@ -13,19 +13,21 @@ The outbox then sends each item once (its stored retry key makes LINE refuse a r
 from __future__ import annotations
 
 import logging
+import queue
+import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from datetime import timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, connections, transaction
 from django.db.models import Count, Func, IntegerField, Q, Sum
 from django.utils import timezone
 
 from deliveries import audience
 from deliveries.models import DeliveryRun, Tester
-from line_channel import outbox
+from line_channel import outbox, tasks_outbox
 from line_channel.gateway import Gateway, LineApiError
 from line_channel.models import FollowChange, Follower, OutboxItem
 
@@ -34,8 +36,9 @@ log = logging.getLogger(__name__)
 State = DeliveryRun.State
 CHUNK = outbox.MULTICAST_RECIPIENTS
 BATCH_CHUNKS = 20  # chunks per transaction (10,000 recipients)
-STALE_SECONDS = 60  # a materialising run without a heartbeat this long is taken over (the first
-# read of a million-friend audience takes several seconds; then each batch beats)
+Chunk = tuple[int, list[str]]  # the last resident (or friend) id of a chunk, and its LINE user ids
+STALE_SECONDS = 60  # a materialising run without a heartbeat this long is taken over (each batch
+# beats, and takes well under a second; the margin is for a database busy with other work)
 
 
 class JSONArrayLength(Func):
@@ -84,35 +87,79 @@ def due_run_ids(limit: int = 50) -> list[int]:
 # --- recipients --------------------------------------------------------------------------------------
 
 
-def _all_friends(after: int) -> Iterator[tuple[int, list[str]]]:
-    rows = (
-        Follower.objects.filter(status=Follower.Status.FOLLOWING, pk__gt=after)
-        .order_by("pk")
-        .values_list("pk", "line_user_id")
-    )
-    chunk: list[str] = []
+def _all_friends(after: int) -> Iterator[Chunk]:
+    """Every following friend after id ``after``, in keyset pages (as ``audience.recipient_chunks``)."""
     last = after
-    for pk, user_id in rows.iterator(chunk_size=2000):
-        chunk.append(user_id)
-        last = pk
-        if len(chunk) == CHUNK:
-            yield last, chunk
-            chunk = []
-    if chunk:
-        yield last, chunk
+    while True:
+        rows = list(
+            Follower.objects.filter(status=Follower.Status.FOLLOWING, pk__gt=last)
+            .order_by("pk")
+            .values_list("pk", "line_user_id")[: audience.RECIPIENT_PAGE]
+        )
+        for first in range(0, len(rows), CHUNK):
+            part = rows[first : first + CHUNK]
+            yield part[-1][0], [user_id for _pk, user_id in part]
+        if len(rows) < audience.RECIPIENT_PAGE:
+            return
+        last = rows[-1][0]
 
 
-def _recipient_chunks(run: DeliveryRun) -> Iterator[tuple[int, list[str]]]:
+def _recipient_chunks(run: DeliveryRun) -> Iterator[Chunk]:
     if run.segment is None:
         return _all_friends(run.cursor)
     return audience.recipient_chunks(run.segment, on=timezone.localdate(), after=run.cursor, chunk=CHUNK)
+
+
+def _read_ahead(source: Iterator[Chunk], *, depth: int = 2 * BATCH_CHUNKS) -> Generator[Chunk, None, None]:
+    """``source`` read by a thread of its own (with its own database connection), up to ``depth``
+    chunks ahead, so the next page of recipients is read while this batch is written.
+
+    Inside a transaction (tests wrapped in one) another connection could not see its rows: the
+    source is read in line then.
+    """
+    if connection.in_atomic_block:
+        yield from source
+        return
+    ahead: queue.Queue[Chunk | BaseException | None] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item: Chunk | BaseException | None) -> bool:
+        while not stop.is_set():
+            try:
+                ahead.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def read() -> None:
+        try:
+            for chunk in source:
+                if not put(chunk):
+                    return
+            put(None)
+        except BaseException as error:  # noqa: BLE001 - handed to the writer, which raises it
+            put(error)
+        finally:
+            connections.close_all()  # this thread's connections only
+
+    reader = threading.Thread(target=read, name="delivery-read-ahead", daemon=True)
+    reader.start()
+    try:
+        while (item := ahead.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        reader.join(timeout=30)
 
 
 def _prepare(run: DeliveryRun) -> bool:
     """First start: check the messages with LINE and take the segment as it is now."""
     from deliveries.services import schedule_next_occurrence
 
-    if run.kind != DeliveryRun.Kind.TEST and run.target_count is not None:
+    if run.kind != DeliveryRun.Kind.TEST and run.segment_text:
         return True  # resumed: prepared by the first start
     try:
         schedule_next_occurrence(run)
@@ -142,14 +189,8 @@ def _prepare(run: DeliveryRun) -> bool:
         definition = live.segment_definition()
     run.segment = definition
     run.segment_text = audience.describe(definition)
-    run.target_count = (
-        Follower.objects.filter(status=Follower.Status.FOLLOWING).count()
-        if definition is None
-        else audience.count(definition)
-    )
-    DeliveryRun.objects.filter(pk=run.pk).update(
-        segment=definition, segment_text=run.segment_text, target_count=run.target_count
-    )
+    # (no count here: the recipients queued are the count, known when the last chunk is)
+    DeliveryRun.objects.filter(pk=run.pk).update(segment=definition, segment_text=run.segment_text)
     return True
 
 
@@ -185,7 +226,8 @@ def start(run_id: int) -> str:
         _send_test(run)
         return "test queued"
     DeliveryRun.objects.filter(pk=run.pk, state=State.SENDING).update(heartbeat_at=timezone.now())
-    chunks = _recipient_chunks(run)
+    tasks_outbox.kick()  # senders start while the first page is read, and take its chunks at once
+    chunks = _read_ahead(_recipient_chunks(run))
     number = run.chunks_total
     while True:
         batch: list[tuple[uuid.UUID, list[str]]] = []
@@ -218,7 +260,7 @@ def start(run_id: int) -> str:
         run.cursor, run.chunks_total = last, number
         run.recipients_total += recipients
     DeliveryRun.objects.filter(pk=run.pk, state=State.SENDING).update(
-        materialised=True, heartbeat_at=timezone.now()
+        materialised=True, target_count=run.recipients_total, heartbeat_at=timezone.now()
     )
     return f"queued {run.recipients_total} recipients in {number} chunks"
 

@@ -35,6 +35,7 @@ PUMPING_KEY = "line_channel:outbox:pumping"
 PUMPING_SECONDS = 5  # a pump says it is alive at least this often (once a second)
 IDLE_WAIT_SECONDS = 10.0  # a pump waits for work that becomes due this soon, then ends
 ERROR_PAUSE_SECONDS = 0.5
+GUARDED_PAUSE_SECONDS = 0.05  # while a kick is fresh (a fan-out is queueing), look again this soon
 
 
 def pumps_per_kick() -> int:
@@ -69,7 +70,7 @@ def _idle_pause(deadline: float) -> float | None:
     if wait is not None and wait <= min(IDLE_WAIT_SECONDS, remaining):
         return min(max(wait, 0.05), 1.0)
     if guarded and remaining > 0.2:
-        return 0.2
+        return GUARDED_PAUSE_SECONDS
     return None
 
 

@@ -219,6 +219,11 @@ class AudienceEntry(models.Model):
     )
     reachable = models.BooleanField(default=False)
     tokens = TokenArrayField(default=list)
+    # The friend with the resident's LINE user hash, when there is one: a fan-out reads the
+    # audience's LINE user ids by this integer key, without a join on the hash per recipient.
+    follower = models.ForeignKey(
+        "line_channel.Follower", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         verbose_name = "配信対象の索引"

@@ -11,6 +11,7 @@ import re
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Q
 
 from home.forms.models import FormPageSubmission, line_user_hash
 from line_channel.models import Follower
@@ -77,15 +78,17 @@ def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, dict[str, A
     }
 
 
-def _is_friend(line_user_hash_: str) -> bool:
-    return Follower.objects.filter(line_user_hash=line_user_hash_, status=Follower.Status.FOLLOWING).exists()
+def _friend(line_user_hash_: str) -> tuple[int | None, bool]:
+    """The friend's id for this hash (None if they never were one) and whether they follow now."""
+    row = Follower.objects.filter(line_user_hash=line_user_hash_).values_list("pk", "status").first()
+    return (row[0], row[1] == Follower.Status.FOLLOWING) if row else (None, False)
 
 
 def _rewrite_tokens(row: ResidentAttributes, field_types: dict[str, str]) -> None:
     """Write the resident's index entries: ``AttributeToken`` rows and the ``AudienceEntry`` array."""
     AttributeToken.objects.filter(resident=row).delete()
     tokens = tokens_for_answers(row.current, field_types)
-    reachable = _is_friend(row.line_user_hash)
+    follower_id, reachable = _friend(row.line_user_hash)
     AttributeToken.objects.bulk_create(
         AttributeToken(resident=row, token=token, reachable=reachable) for token in sorted(tokens)
     )
@@ -93,7 +96,9 @@ def _rewrite_tokens(row: ResidentAttributes, field_types: dict[str, str]) -> Non
         AudienceEntry.objects.filter(resident=row).delete()
         return
     numbers = sorted(token_number(t) for t in tokens if t != REGISTERED)
-    AudienceEntry.objects.update_or_create(resident=row, defaults={"reachable": reachable, "tokens": numbers})
+    AudienceEntry.objects.update_or_create(
+        resident=row, defaults={"reachable": reachable, "tokens": numbers, "follower_id": follower_id}
+    )
 
 
 def sync_reachability(*, line_user_id: str) -> int:
@@ -103,10 +108,11 @@ def sync_reachability(*, line_user_id: str) -> int:
     audience at once, and comes back when they follow again. Returns the entries changed.
     """
     key = line_user_hash(line_user_id)
-    friend = _is_friend(key)
-    AudienceEntry.objects.filter(resident__line_user_hash=key).exclude(reachable=friend).update(
-        reachable=friend
-    )
+    follower_id, friend = _friend(key)
+    same_friend = Q(follower_id=follower_id) if follower_id else Q(follower__isnull=True)
+    AudienceEntry.objects.filter(resident__line_user_hash=key).exclude(
+        Q(reachable=friend) & same_friend
+    ).update(reachable=friend, follower_id=follower_id)
     entries = AttributeToken.objects.filter(resident__line_user_hash=key).exclude(reachable=friend)
     return entries.update(reachable=friend)
 

@@ -279,3 +279,48 @@ def test_both_forms_of_the_index_follow_the_answers_and_the_friendship(
     delete_attributes(line_user_id="U-a", actor="resident")
     forms_agree()
     assert AudienceEntry.objects.count() == 1
+
+
+def test_an_entry_knows_its_friend_once_they_follow(attribute_page: AttributeFormPage) -> None:
+    """The fan-out reads LINE user ids through the entry's friend key: a resident who answered
+    before following gets it when they follow, and keeps it while blocking."""
+    from line_channel.models import Follower
+    from residents.models import AudienceEntry
+
+    resident(attribute_page, "U-late", home=MORI, topics=[KUMA], friend=False)
+    entry = AudienceEntry.objects.get()
+    assert (entry.follower_id, entry.reachable) == (None, False)
+    segment = validate({"op": "and", "items": [choice(TOPICS, KUMA)]})
+    assert everyone(segment) == set()
+    followers.record_follow(line_user_id="U-late", at=timezone.now(), event_id="follow-U-late")
+    sync_reachability(line_user_id="U-late")
+    entry.refresh_from_db()
+    friend = Follower.objects.get(line_user_id="U-late")
+    assert (entry.follower_id, entry.reachable) == (friend.pk, True)
+    assert everyone(segment) == {"U-late"}
+    followers.record_unfollow(line_user_id="U-late", at=timezone.now(), event_id="unfollow-U-late")
+    sync_reachability(line_user_id="U-late")
+    entry.refresh_from_db()
+    assert (entry.follower_id, entry.reachable) == (friend.pk, False)
+    assert everyone(segment) == set()
+
+
+def test_recipients_are_read_in_keyset_pages_and_resume_after_any_chunk(
+    attribute_page: AttributeFormPage,
+) -> None:
+    for n in range(8):
+        resident(attribute_page, f"U-p{n}", home=MORI, topics=[KUMA])
+    # Blocked a moment ago, before the index heard of it: the last check beside the index drops them.
+    followers.record_unfollow(line_user_id="U-p3", at=timezone.now(), event_id="unfollow-U-p3")
+    segment = validate({"op": "and", "items": [choice(TOPICS, KUMA)]})
+    chunks = list(audience.recipient_chunks(segment, on=ON, chunk=2, page=3))
+    everybody = [user for _last, ids in chunks for user in ids]
+    assert everybody == [f"U-p{n}" for n in range(8) if n != 3]  # in resident order, each once
+    assert all(1 <= len(ids) <= 2 for _last, ids in chunks)
+    lasts = [last for last, _ids in chunks]
+    assert lasts == sorted(set(lasts))
+    for position, (last, _ids) in enumerate(chunks):  # a fan-out stopped after any chunk goes on
+        rest = audience.recipient_chunks(segment, on=ON, after=last, chunk=2, page=3)
+        assert [u for _l, ids in rest for u in ids] == everybody[
+            sum(len(i) for _l, i in chunks[: position + 1]) :
+        ]
