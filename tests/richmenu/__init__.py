@@ -1,0 +1,1 @@
+"""Tests of the rich-menu design set (line_channel.richmenu_design)."""
