@@ -33,6 +33,7 @@ from linebot.v3.messaging import (
 from urllib3.exceptions import HTTPError as TransportError
 
 from line_channel import ratelimit
+from line_channel.gateway_richmenu import RichMenuCalls
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -149,7 +150,7 @@ def _error_from(exc: ApiException) -> LineApiError:
     )
 
 
-class Gateway:
+class Gateway(RichMenuCalls):
     def __init__(
         self,
         *,

@@ -35,6 +35,7 @@ EXPECTED_ORDER = [
     "delivery-approval",
     "delivery-schedule",
     "delivery-history",
+    "richmenus",
     "emulator",
     "manual",
 ]

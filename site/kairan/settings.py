@@ -77,6 +77,7 @@ INSTALLED_APPS = [
     "home",
     "residents",  # 受信設定 (resident attributes)
     "deliveries",  # 配信: audiences (segments), deliveries, history
+    "richmenus",  # リッチメニュー: menu sets with tabs, publishing, emergency mode
     "search",
     "line_channel",
     "wagtail.contrib.forms",
@@ -319,6 +320,11 @@ KAIRAN_LINE_RATE_LIMITS: dict[str, tuple[int, int]] = {
     "richmenu.create": (100, 3600),
     "richmenu.delete": (100, 3600),
     "richmenu.batch": (3, 3600),
+    # LINE's 100/hour row also lists these two (the emulator enforces them too); the other
+    # rich-menu calls (validate, image, alias create/update, default, link per user, bulk link
+    # and unlink, "richmenu.bulk.link"/".unlink") come under "default".
+    "richmenu.alias.delete": (100, 3600),
+    "richmenu.progress": (100, 3600),
 }
 # The outbox (line_channel.outbox): sends per item before it fails for good, seconds after
 # which an item whose sender died is taken over (longer than one send with all its retries),

@@ -14,7 +14,7 @@ from django.utils import timezone
 from deliveries import fanout
 from line_channel.models import Follower
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 
 def friends(n: int) -> None:

@@ -22,6 +22,10 @@ class ScheduleSpec:
 
 SCHEDULES: tuple[ScheduleSpec, ...] = (
     ScheduleSpec("kairan.heartbeat", "kairan.core.tasks.heartbeat", Schedule.MINUTES, minutes=1),
+    # Wagtail's scheduled publishing (公開日時 of pages and snippets, e.g. メニューセット).
+    ScheduleSpec(
+        "wagtail.publish_scheduled", "kairan.core.tasks.publish_scheduled", Schedule.MINUTES, minutes=1
+    ),
     ScheduleSpec(
         "kairan.oplog.purge", "kairan.oplog.tasks.purge_expired_logs", Schedule.CRON, cron="30 3 * * *"
     ),
@@ -58,6 +62,8 @@ SCHEDULES: tuple[ScheduleSpec, ...] = (
     # 配信: start due runs, close finished ones, count blocks after 24 hours (the cluster's
     # ticker starts due runs within a second; this is the fallback).
     ScheduleSpec("deliveries.tick", "deliveries.tasks.tick", Schedule.MINUTES, minutes=1),
+    # Replaced rich menus: friends moved to the new revision, then the old menus deleted on LINE.
+    ScheduleSpec("richmenus.retire", "richmenus.tasks.retire", Schedule.MINUTES, minutes=10),
     ScheduleSpec(
         "line_channel.ratelimit.purge",
         "line_channel.tasks_outbox.purge_rate_windows",

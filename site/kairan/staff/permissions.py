@@ -47,9 +47,12 @@ _DELIVERY_WORK = (
     "view_segment",
     "view_deliveryrun",
 )
+# リッチメニュー: 担当者 draft and submit menu sets; publishing (what every friend sees) is the
+# 承認者' (through the リッチメニューの承認 workflow).
+_MENU_DRAFTING = ("add_menuset", "change_menuset", "lock_menuset", "unlock_menuset", "view_menuset")
 FEATURE_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
-    APPROVER: {"deliveries": _DELIVERY_WORK},
-    EDITOR: {"deliveries": _DELIVERY_WORK},
+    APPROVER: {"deliveries": _DELIVERY_WORK, "richmenus": (*_MENU_DRAFTING, "publish_menuset")},
+    EDITOR: {"deliveries": _DELIVERY_WORK, "richmenus": _MENU_DRAFTING},
 }
 DEPARTMENT_MEDIA_ACTIONS = ("add", "change", "choose", "delete")
 

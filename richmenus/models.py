@@ -1,0 +1,146 @@
+"""リッチメニュー: menu sets authored in Wagtail, and what of them is published on LINE.
+
+A ``MenuSet`` (メニューセット) is a Wagtail snippet with drafts, revisions, locking, preview,
+the moderation workflow and scheduled publishing; its tabs are a StreamField (``blocks``), each
+tab one LINE rich menu. Publishing a revision in Wagtail publishes it to LINE
+(``richmenus.publish``): every tab becomes a new LINE rich menu, the set's aliases (one per tab,
+stable across revisions) move to the new menus, and the old menus are deleted afterwards.
+``PublishedMenu`` records each LINE rich menu we made, so publishing is idempotent and nothing is
+left behind on LINE.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.contenttypes.fields import GenericRelation
+from django.db import models
+from wagtail.admin.panels import FieldPanel, FieldRowPanel, MultiFieldPanel
+from wagtail.fields import StreamField
+from wagtail.models import DraftStateMixin, LockableMixin, PreviewableMixin, RevisionMixin, WorkflowMixin
+
+from line_channel.richmenu_design.themes import THEMES
+from richmenus.blocks import TabStreamBlock
+
+ALIAS_PREFIX = "kairan"
+
+
+class MenuSet(WorkflowMixin, DraftStateMixin, LockableMixin, RevisionMixin, PreviewableMixin, models.Model):
+    """メニューセット: 1 to 5 tabs, each one LINE rich menu, switched with aliases."""
+
+    class Purpose(models.TextChoices):
+        NORMAL = "normal", "通常"
+        EMERGENCY = "emergency", "災害時"
+
+    name = models.CharField(
+        "名前", max_length=100, help_text="職員が見分けるための名前です（例: 通常メニュー 2027年度）。"
+    )
+    purpose = models.CharField(
+        "用途",
+        max_length=10,
+        choices=Purpose.choices,
+        default=Purpose.NORMAL,
+        help_text="「災害時」のセットは災害モードで切り替えて使います。",
+    )
+    theme = models.CharField(
+        "配色",
+        max_length=20,
+        choices=[(key, theme.name) for key, theme in THEMES.items()],
+        default="sea",
+        help_text="自動で作る画像の配色です。",
+    )
+    is_default = models.BooleanField(
+        "友だち全員のメニューにする",
+        default=False,
+        help_text="公開すると、個別のメニューがない友だち全員にこのセットの1つ目のタブが表示されます。",
+    )
+    tabs = StreamField(TabStreamBlock(), verbose_name="タブ")
+    created_at = models.DateTimeField("作成日時", auto_now_add=True)
+    updated_at = models.DateTimeField("更新日時", auto_now=True)
+
+    _revisions = GenericRelation("wagtailcore.Revision", related_query_name="menu_set")
+    workflow_states = GenericRelation(
+        "wagtailcore.WorkflowState",
+        content_type_field="base_content_type",
+        object_id_field="object_id",
+        related_query_name="menu_set",
+        for_concrete_model=False,
+    )
+
+    panels = [
+        MultiFieldPanel(
+            [
+                FieldPanel("name"),
+                FieldRowPanel([FieldPanel("purpose"), FieldPanel("theme")]),
+                FieldPanel("is_default"),
+            ],
+            heading="メニューセット",
+        ),
+        FieldPanel("tabs"),
+    ]
+
+    class Meta:
+        verbose_name = "メニューセット"
+        verbose_name_plural = "メニューセット"
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def revisions(self) -> Any:
+        return self._revisions
+
+    def alias_id(self, tab: int) -> str:
+        """The LINE alias of tab ``tab`` (1-based): the same for every revision of the set."""
+        return f"{ALIAS_PREFIX}-{self.pk}-{tab}"
+
+    def get_preview_template(self, request: Any, mode_name: str) -> str:
+        return "richmenus/preview.html"
+
+    def get_preview_context(self, request: Any, mode_name: str) -> dict[str, Any]:
+        from richmenus.line_menus import preview_tabs
+
+        context = super().get_preview_context(request, mode_name)
+        context["tabs"] = preview_tabs(self)
+        return context
+
+
+class PublishedMenu(models.Model):
+    """A LINE rich menu we created for one tab of one revision of a set."""
+
+    class State(models.TextChoices):
+        CREATED = "created", "作成済み"  # on LINE, image uploaded, not yet in use
+        LIVE = "live", "公開中"  # the set's aliases point at it
+        RETIRED = "retired", "置き換え済み"  # replaced: to be deleted on LINE
+        DELETED = "deleted", "削除済み"
+
+    menu_set = models.ForeignKey(
+        MenuSet, on_delete=models.SET_NULL, null=True, related_name="published_menus"
+    )
+    revision = models.ForeignKey(
+        "wagtailcore.Revision", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    tab = models.PositiveSmallIntegerField("タブ")
+    rich_menu_id = models.CharField("LINE のリッチメニュー ID", max_length=100, unique=True)
+    alias_id = models.CharField("エイリアス", max_length=32)
+    state = models.CharField("状態", max_length=10, choices=State.choices, default=State.CREATED)
+    image_uploaded = models.BooleanField("画像を送信済み", default=False)
+    batch_request_id = models.CharField("利用者の付け替えの依頼 ID", max_length=100, blank=True)
+    created_at = models.DateTimeField("作成日時", auto_now_add=True)
+    updated_at = models.DateTimeField("更新日時", auto_now=True)
+
+    class Meta:
+        verbose_name = "公開したリッチメニュー"
+        verbose_name_plural = "公開したリッチメニュー"
+        ordering = ["-created_at", "tab"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["revision", "tab"],
+                condition=models.Q(state__in=["created", "live"]),
+                name="richmenus_one_menu_per_revision_tab",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.alias_id}（{self.get_state_display()}）"

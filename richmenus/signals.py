@@ -1,0 +1,25 @@
+"""Publishing a メニューセット in Wagtail publishes it to LINE (after the commit, in Django-Q)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django_q.tasks import async_task
+from wagtail.signals import published
+
+from richmenus.models import MenuSet
+
+
+def on_published(sender: Any, instance: MenuSet, revision: Any = None, **kwargs: Any) -> None:
+    revision = revision or instance.live_revision
+    if revision is None:
+        return
+    menu_set_id, revision_id = instance.pk, revision.pk
+    transaction.on_commit(
+        lambda: async_task("richmenus.tasks.publish", menu_set_id, revision_id, group="richmenus"),
+        robust=True,
+    )
+
+
+published.connect(on_published, sender=MenuSet, dispatch_uid="richmenus.published")
