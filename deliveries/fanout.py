@@ -26,7 +26,7 @@ from django.db.models import Count, Func, IntegerField, Q, Sum
 from django.utils import timezone
 
 from deliveries import audience
-from deliveries.models import DeliveryRun, Tester
+from deliveries.models import Category, DeliveryRun, Tester
 from line_channel import outbox, tasks_outbox
 from line_channel.gateway import Gateway, LineApiError
 from line_channel.models import FollowChange, Follower, OutboxItem
@@ -55,7 +55,11 @@ class JSONArrayLength(Func):
 
 
 def _claimable(now: Any) -> Q:
+    from richmenus.emergency import deliveries_paused
+
     due = Q(state=State.SCHEDULED, scheduled_for__lte=now)
+    if deliveries_paused():  # 災害モード: only 防災 deliveries and tests go out until the revert
+        due &= Q(category=Category.DISASTER) | Q(kind=DeliveryRun.Kind.TEST)
     stale = Q(
         state=State.SENDING, materialised=False, heartbeat_at__lt=now - timedelta(seconds=STALE_SECONDS)
     )

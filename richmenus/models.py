@@ -144,3 +144,64 @@ class PublishedMenu(models.Model):
 
     def __str__(self) -> str:
         return f"{self.alias_id}（{self.get_state_display()}）"
+
+
+class EmergencySwitch(models.Model):
+    """One 災害モード: the emergency set shown to every friend, from the switch to the revert.
+
+    ``copies`` maps each menu friends could be on when it started (the live tabs of every other
+    set) to a copy of the emergency menu made for it, so one batch moves the friends of each menu
+    to its own copy and the revert moves exactly those friends back: per-user links survive.
+    """
+
+    class State(models.TextChoices):
+        SWITCHING = "switching", "切替中"
+        ON = "on", "災害モード中"
+        REVERTING = "reverting", "解除中"
+        OFF = "off", "解除済み"
+        FAILED = "failed", "失敗"
+
+    ACTIVE = (State.SWITCHING, State.ON, State.REVERTING)
+
+    menu_set = models.ForeignKey(
+        MenuSet,
+        verbose_name="災害時のメニューセット",
+        on_delete=models.PROTECT,
+        related_name="+",
+        limit_choices_to={"purpose": MenuSet.Purpose.EMERGENCY},
+    )
+    rehearsal = models.BooleanField("訓練（テスターだけ）", default=False)
+    pause_deliveries = models.BooleanField("防災以外の予約配信を止める", default=True)
+    alert = models.TextField("友だち全員に送るお知らせ", blank=True)
+    state = models.CharField("状態", max_length=10, choices=State.choices, default=State.SWITCHING)
+    started_at = models.DateTimeField("切替日時", auto_now_add=True)
+    started_by = models.CharField("切り替えた職員", max_length=150, blank=True)
+    ended_at = models.DateTimeField("解除日時", null=True, blank=True)
+    ended_by = models.CharField("解除した職員", max_length=150, blank=True)
+    previous_default = models.CharField("元の既定のメニュー", max_length=100, blank=True)
+    copies = models.JSONField("切替えたメニュー", default=list, blank=True)  # [{"from": id, "to": id}]
+    testers = models.JSONField("訓練の前のテスターのメニュー", default=dict, blank=True)  # user -> menu
+    batch_request_id = models.CharField("LINE の一括処理 ID", max_length=100, blank=True)
+    progress = models.CharField("進み具合", max_length=200, blank=True)
+    error = models.TextField("エラー", blank=True)
+
+    class Meta:
+        verbose_name = "災害モード"
+        verbose_name_plural = "災害モード"
+        ordering = ["-started_at"]
+        permissions = [("switch_emergency", "災害モードの切替と解除")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["rehearsal"],
+                condition=models.Q(state__in=["switching", "on", "reverting"]),
+                name="richmenus_one_active_emergency",
+            )
+        ]
+
+    def __str__(self) -> str:
+        kind = "災害モード訓練" if self.rehearsal else "災害モード"
+        return f"{kind}（{self.get_state_display()}）"
+
+    @property
+    def is_active(self) -> bool:
+        return self.state in self.ACTIVE

@@ -68,16 +68,35 @@ def publish(*, menu_set_id: int, revision_id: int) -> str:
             gateway.set_rich_menu_alias(alias_id=row.alias_id, rich_menu_id=row.rich_menu_id)
         for alias in {row.alias_id for row in old} - {row.alias_id for row in rows.values()}:
             gateway.delete_rich_menu_alias(alias_id=alias)  # a tab the new revision no longer has
-        default = gateway.get_default_rich_menu()
-        if revision.as_object().is_default:
-            gateway.set_default_rich_menu(rich_menu_id=rows[1].rich_menu_id)
-        elif default in {row.rich_menu_id for row in old}:
-            gateway.cancel_default_rich_menu()  # the set is no longer the friends' default
+        _default_menu(gateway, is_default=revision.as_object().is_default, new=rows[1], old=old)
         with transaction.atomic():
             PublishedMenu.objects.filter(pk__in=[row.pk for row in rows.values()]).update(state=State.LIVE)
             PublishedMenu.objects.filter(pk__in=[row.pk for row in old]).update(state=State.RETIRED)
     retired = retire(menu_set_id=menu_set_id)
     return f"published {len(rows)} tabs; {retired}"
+
+
+def _default_menu(
+    gateway: Gateway, *, is_default: bool, new: PublishedMenu, old: list[PublishedMenu]
+) -> None:
+    """Make the set's first tab the friends' default (or stop it being it). During 災害モード the
+    default stays the emergency menu: the switch remembers the new one for its revert."""
+    from richmenus.emergency import NO_DEFAULT, active
+
+    switch = active()
+    was_default = (switch.previous_default if switch else gateway.get_default_rich_menu()) in {
+        row.rich_menu_id for row in old
+    }
+    target = new.rich_menu_id if is_default else (NO_DEFAULT if was_default else None)
+    if target is None:
+        return
+    if switch is not None:
+        switch.previous_default = target
+        switch.save(update_fields=["previous_default"])
+    elif target == NO_DEFAULT:
+        gateway.cancel_default_rich_menu()
+    else:
+        gateway.set_default_rich_menu(rich_menu_id=target)
 
 
 def retire(*, menu_set_id: int | None = None) -> str:

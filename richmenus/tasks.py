@@ -11,3 +11,22 @@ def publish(menu_set_id: int, revision_id: int) -> str:
 
 def retire() -> str:
     return publishing.retire()
+
+
+def apply_emergency(switch_id: int) -> str:
+    from richmenus import emergency
+
+    return emergency.apply(switch_id)
+
+
+def revert_emergency(switch_id: int) -> str:
+    from richmenus import emergency
+
+    return emergency.revert(switch_id)
+
+
+def tick() -> dict[str, object]:
+    """Every minute: carry on with 災害モード steps waiting for LINE, and retire replaced menus."""
+    from richmenus import emergency
+
+    return {"emergency": emergency.resume(), "retired": publishing.retire()}

@@ -36,6 +36,8 @@ EXPECTED_ORDER = [
     "delivery-schedule",
     "delivery-history",
     "richmenus",
+    "emergency",
+    "emergency-rehearsal",
     "emulator",
     "manual",
 ]

@@ -62,8 +62,8 @@ SCHEDULES: tuple[ScheduleSpec, ...] = (
     # 配信: start due runs, close finished ones, count blocks after 24 hours (the cluster's
     # ticker starts due runs within a second; this is the fallback).
     ScheduleSpec("deliveries.tick", "deliveries.tasks.tick", Schedule.MINUTES, minutes=1),
-    # Replaced rich menus: friends moved to the new revision, then the old menus deleted on LINE.
-    ScheduleSpec("richmenus.retire", "richmenus.tasks.retire", Schedule.MINUTES, minutes=10),
+    # リッチメニュー: 災害モード steps waiting for LINE; replaced menus retired (friends moved, then deleted).
+    ScheduleSpec("richmenus.tick", "richmenus.tasks.tick", Schedule.MINUTES, minutes=1),
     ScheduleSpec(
         "line_channel.ratelimit.purge",
         "line_channel.tasks_outbox.purge_rate_windows",

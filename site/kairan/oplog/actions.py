@@ -30,6 +30,9 @@ ACTIONS: dict[str, tuple[str, Category]] = {
     "kairan.personal.view": ("市民の個人情報の閲覧", Category.PERSONAL),
     "kairan.personal.export": ("市民の個人情報の書き出し（開示用）", Category.PERSONAL),
     "kairan.oplog.purged": ("保存期間を過ぎたログの削除", Category.SYSTEM),
+    "kairan.emergency.on": ("災害モードへの切替", Category.WRITE),
+    "kairan.emergency.off": ("災害モードの解除", Category.WRITE),
+    "kairan.emergency.step": ("災害モードの処理（LINE）", Category.SYSTEM),
     "line.connection_test": ("LINE 接続テスト", Category.SETTINGS),
     "line.webhook_register": ("LINE Webhook URL の設定とテスト", Category.SETTINGS),
 }

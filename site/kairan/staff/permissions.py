@@ -51,7 +51,10 @@ _DELIVERY_WORK = (
 # 承認者' (through the リッチメニューの承認 workflow).
 _MENU_DRAFTING = ("add_menuset", "change_menuset", "lock_menuset", "unlock_menuset", "view_menuset")
 FEATURE_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
-    APPROVER: {"deliveries": _DELIVERY_WORK, "richmenus": (*_MENU_DRAFTING, "publish_menuset")},
+    APPROVER: {
+        "deliveries": _DELIVERY_WORK,
+        "richmenus": (*_MENU_DRAFTING, "publish_menuset", "switch_emergency", "view_emergencyswitch"),
+    },
     EDITOR: {"deliveries": _DELIVERY_WORK, "richmenus": _MENU_DRAFTING},
 }
 DEPARTMENT_MEDIA_ACTIONS = ("add", "change", "choose", "delete")

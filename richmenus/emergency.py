@@ -1,0 +1,280 @@
+"""災害モード: every friend sees the emergency menu set, and the revert restores what they saw.
+
+LINE shows a friend their per-user menu if they have one (a tab switch makes one), else the
+default. Changing the default alone would miss every friend who ever switched a tab, so the
+switch, for each menu a friend could be on (the live tabs of every other set), makes a copy of
+the emergency set's first tab and moves that menu's friends to its own copy with one batch-control
+request; the default moves to the copy of the old default. The revert moves each copy's friends
+back to the menu they came from, restores the default and deletes the copies: per-user links come
+back exactly. (A friend who switches tabs inside the emergency set is linked to that tab's menu,
+shared by everyone; the revert unlinks them, so they see the default menu again.)
+
+A rehearsal (訓練) does the same for the testers only, one per-user link each.
+
+``switch_on`` / ``switch_off`` record the decision (operation log) and queue ``apply`` /
+``revert`` in Django-Q; both are idempotent steps recorded on the ``EmergencySwitch``, resumed by
+the minute tick when LINE's batch is still running.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django_q.tasks import async_task
+
+from kairan.oplog.services import record
+from line_channel import outbox
+from line_channel.gateway import Gateway
+from richmenus.line_menus import line_tabs
+from richmenus.models import EmergencySwitch, MenuSet, PublishedMenu
+
+log = logging.getLogger(__name__)
+State = EmergencySwitch.State
+NO_DEFAULT = "none"  # previous_default when the friends had no default menu
+POLL_DELAYS = (0.5, 1, 2, 4, 8)  # seconds between progress checks in one task (LINE: 100 an hour)
+
+
+class EmergencyError(ValueError):
+    """Why the emergency mode cannot be switched (Japanese, for staff)."""
+
+
+def active(*, rehearsal: bool = False) -> EmergencySwitch | None:
+    return EmergencySwitch.objects.filter(state__in=EmergencySwitch.ACTIVE, rehearsal=rehearsal).first()
+
+
+def deliveries_paused() -> bool:
+    """Whether non-urgent scheduled deliveries wait (a real emergency mode that pauses them)."""
+    return EmergencySwitch.objects.filter(
+        state__in=EmergencySwitch.ACTIVE, rehearsal=False, pause_deliveries=True
+    ).exists()
+
+
+def ready_sets() -> list[MenuSet]:
+    """Emergency sets that are published to LINE (the ones that can be switched to)."""
+    live = PublishedMenu.objects.filter(state=PublishedMenu.State.LIVE).values("menu_set_id")
+    return list(MenuSet.objects.filter(purpose=MenuSet.Purpose.EMERGENCY, live=True, pk__in=live))
+
+
+def switch_on(
+    *,
+    menu_set: MenuSet,
+    user: Any,
+    rehearsal: bool = False,
+    pause_deliveries: bool = True,
+    alert: str = "",
+) -> EmergencySwitch:
+    """Start 災害モード (or its rehearsal) with ``menu_set``; the LINE work runs in Django-Q."""
+    if menu_set.purpose != MenuSet.Purpose.EMERGENCY:
+        raise EmergencyError("災害時のメニューセットを選んでください。")
+    if menu_set not in ready_sets():
+        raise EmergencyError(
+            f"「{menu_set.name}」はまだ LINE に公開されていません。先に承認を受けて公開してください。"
+        )
+    alert = alert.strip()
+    if len(alert) > 5000:
+        raise EmergencyError("お知らせは5000文字までです。")
+    try:
+        with transaction.atomic():
+            switch = EmergencySwitch.objects.create(
+                menu_set=menu_set,
+                rehearsal=rehearsal,
+                pause_deliveries=pause_deliveries and not rehearsal,
+                alert=alert,
+                started_by=_name(user),
+            )
+    except IntegrityError:
+        raise EmergencyError("すでに切り替えています。解除してから切り替えてください。") from None
+    record(action="kairan.emergency.on", user=user, instance=switch, data=_summary(switch))
+    if alert:
+        messages = [{"type": "text", "text": alert}]
+        if rehearsal:
+            for user_id in _testers():
+                outbox.enqueue_push(to=user_id, messages=messages, purpose=f"emergency:{switch.pk}")
+        else:
+            outbox.enqueue_broadcast(messages=messages, purpose=f"emergency:{switch.pk}")
+    transaction.on_commit(lambda: async_task("richmenus.tasks.apply_emergency", switch.pk, group="richmenus"))
+    return switch
+
+
+def switch_off(*, user: Any, rehearsal: bool = False) -> EmergencySwitch:
+    """End 災害モード (or its rehearsal): the LINE work runs in Django-Q."""
+    switch = active(rehearsal=rehearsal)
+    if switch is None:
+        raise EmergencyError("災害モードではありません。")
+    if switch.state == State.REVERTING:
+        return switch
+    EmergencySwitch.objects.filter(pk=switch.pk).update(
+        state=State.REVERTING, ended_by=_name(user), progress="解除を始めました", batch_request_id=""
+    )
+    switch.refresh_from_db()
+    record(action="kairan.emergency.off", user=user, instance=switch, data=_summary(switch))
+    transaction.on_commit(
+        lambda: async_task("richmenus.tasks.revert_emergency", switch.pk, group="richmenus")
+    )
+    return switch
+
+
+# --- the LINE work ---------------------------------------------------------------------------------
+
+
+def apply(switch_id: int) -> str:
+    switch = EmergencySwitch.objects.get(pk=switch_id)
+    if switch.state != State.SWITCHING:
+        return f"nothing to do ({switch.state})"
+    emergency = _live_menus(switch.menu_set)
+    with Gateway.from_settings() as gateway:
+        if switch.rehearsal:
+            for user_id in _testers():
+                if user_id not in switch.testers:
+                    switch.testers[user_id] = gateway.get_user_rich_menu(user_id=user_id) or ""
+                    _save(
+                        switch, "testers", progress=f"テスター {len(switch.testers)} 人の元のメニューを記録"
+                    )
+                gateway.link_rich_menu(user_id=user_id, rich_menu_id=emergency[1])
+            return _finish(
+                switch, State.ON, f"テスター {len(switch.testers)} 人に災害時のメニューを表示しました"
+            )
+        first = line_tabs(switch.menu_set.live_revision.as_object())[0]
+        done = {copy["from"] for copy in switch.copies}
+        for source in _sources(switch.menu_set):
+            if source in done:
+                continue
+            copy_id = gateway.create_rich_menu(menu=first.menu)
+            gateway.upload_rich_menu_image(
+                rich_menu_id=copy_id, content=first.image, content_type=first.content_type
+            )
+            switch.copies.append({"from": source, "to": copy_id})
+            _save(switch, "copies", progress=f"災害時のメニューを {len(switch.copies)} 個用意しました")
+        if not switch.previous_default:
+            switch.previous_default = gateway.get_default_rich_menu() or NO_DEFAULT
+            _save(switch, "previous_default")
+        copy_of = {copy["from"]: copy["to"] for copy in switch.copies}
+        gateway.set_default_rich_menu(rich_menu_id=copy_of.get(switch.previous_default, emergency[1]))
+        operations = [{"type": "link", "from": c["from"], "to": c["to"]} for c in switch.copies]
+        if operations and not _batch(gateway, switch, operations):
+            return "waiting for LINE's batch"
+    return _finish(switch, State.ON, "友だち全員に災害時のメニューを表示しています")
+
+
+def revert(switch_id: int) -> str:
+    switch = EmergencySwitch.objects.get(pk=switch_id)
+    if switch.state != State.REVERTING:
+        return f"nothing to do ({switch.state})"
+    with Gateway.from_settings() as gateway:
+        if switch.rehearsal:
+            for user_id, previous in switch.testers.items():
+                if previous:
+                    gateway.link_rich_menu(user_id=user_id, rich_menu_id=previous)
+                else:
+                    gateway.unlink_rich_menu(user_id=user_id)
+            return _finish(switch, State.OFF, "テスターのメニューを元に戻しました")
+        if switch.previous_default == NO_DEFAULT:
+            gateway.cancel_default_rich_menu()
+        elif switch.previous_default:
+            gateway.set_default_rich_menu(rich_menu_id=_current(switch.previous_default))
+        operations = [{"type": "link", "from": c["to"], "to": _current(c["from"])} for c in switch.copies]
+        operations += [
+            {"type": "unlink", "from": menu} for menu in _live_menus(switch.menu_set).values()
+        ]  # friends who switched tabs inside the emergency set
+        if not _batch(gateway, switch, operations):
+            return "waiting for LINE's batch"
+        for copy in switch.copies:
+            gateway.delete_rich_menu(rich_menu_id=copy["to"])
+    return _finish(switch, State.OFF, "元のメニューに戻しました")
+
+
+def resume() -> list[str]:
+    """The minute tick: carry on with a switch or revert whose LINE batch was still running."""
+    results = []
+    for switch in EmergencySwitch.objects.filter(state__in=(State.SWITCHING, State.REVERTING)):
+        results.append(apply(switch.pk) if switch.state == State.SWITCHING else revert(switch.pk))
+    return results
+
+
+# --- helpers -----------------------------------------------------------------------------------------
+
+
+def _batch(gateway: Gateway, switch: EmergencySwitch, operations: list[dict[str, Any]]) -> bool:
+    """Run ``operations`` with batch control once (its request id is kept, so a resumed step
+    waits for the same request); True when LINE reports it done."""
+    if not switch.batch_request_id:
+        switch.batch_request_id = gateway.rich_menu_batch(operations=operations[:1000])
+        _save(switch, "batch_request_id", progress="LINE が友だちのメニューを切り替えています")
+    for delay in POLL_DELAYS:
+        phase = gateway.rich_menu_batch_progress(request_id=switch.batch_request_id).get("phase")
+        if phase == "succeeded":
+            return True
+        if phase == "failed":
+            switch.batch_request_id = ""
+            _save(switch, "batch_request_id", progress="LINE の一括処理が失敗しました。もう一度試します")
+            return False
+        time.sleep(delay)
+    return False
+
+
+def _finish(switch: EmergencySwitch, state: str, progress: str) -> str:
+    fields: dict[str, Any] = {"state": state, "progress": progress}
+    if state == State.OFF:
+        fields["ended_at"] = timezone.now()
+    EmergencySwitch.objects.filter(pk=switch.pk).update(**fields)
+    record(action="kairan.emergency.step", instance=switch, username="Kairan", data={"状態": progress})
+    return progress
+
+
+def _save(switch: EmergencySwitch, field: str, *, progress: str = "") -> None:
+    fields = {field: getattr(switch, field)}
+    if progress:
+        fields["progress"] = progress
+    EmergencySwitch.objects.filter(pk=switch.pk).update(**fields)
+
+
+def _live_menus(menu_set: MenuSet) -> dict[int, str]:
+    rows = PublishedMenu.objects.filter(menu_set=menu_set, state=PublishedMenu.State.LIVE)
+    return {row.tab: row.rich_menu_id for row in rows.order_by("tab")}
+
+
+def _sources(emergency: MenuSet) -> list[str]:
+    """Every menu a friend may be on now: the live tabs of the other sets."""
+    rows = PublishedMenu.objects.filter(state=PublishedMenu.State.LIVE).exclude(menu_set=emergency)
+    return list(rows.order_by("pk").values_list("rich_menu_id", flat=True))
+
+
+def _current(rich_menu_id: str) -> str:
+    """The menu to go back to: ``rich_menu_id``, or what replaced it if its set was republished
+    during the emergency (the same tab of the set's live revision)."""
+    row = PublishedMenu.objects.filter(rich_menu_id=rich_menu_id).first()
+    if row is None or row.state == PublishedMenu.State.LIVE:
+        return rich_menu_id
+    live = PublishedMenu.objects.filter(menu_set_id=row.menu_set_id, state=PublishedMenu.State.LIVE)
+    replacement = live.filter(tab=row.tab).first() or live.filter(tab=1).first()
+    return replacement.rich_menu_id if replacement is not None else rich_menu_id
+
+
+def _testers() -> list[str]:
+    from deliveries.models import Tester
+    from line_channel.models import Follower
+
+    return list(
+        Tester.objects.filter(follower__status=Follower.Status.FOLLOWING).values_list(
+            "follower__line_user_id", flat=True
+        )
+    )
+
+
+def _name(user: Any) -> str:
+    if user is None:
+        return ""
+    return str(user.get_full_name() or user.get_username())
+
+
+def _summary(switch: EmergencySwitch) -> dict[str, Any]:
+    return {
+        "メニューセット": switch.menu_set.name,
+        "訓練": "はい" if switch.rehearsal else "いいえ",
+        "予約配信を止める": "はい" if switch.pause_deliveries else "いいえ",
+        "お知らせ": switch.alert[:200],
+    }
