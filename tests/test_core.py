@@ -130,6 +130,14 @@ def test_demo_data_and_demo_otp(capsys: Any, settings: Any) -> None:
     segment = Segment.objects.get(name=SEGMENT_NAME)
     assert "年齢が60歳以上" in audience.describe(segment.definition)
     assert Delivery.objects.filter(segment=segment, live=False).count() == 1
+    from richmenus.line_menus import line_tabs
+    from richmenus.models import MenuSet
+
+    sets = {s.name: s for s in MenuSet.objects.filter(live=True)}
+    assert [s.purpose for s in sets.values()].count("emergency") == 1 and len(sets) == 2
+    everyday = next(s for s in sets.values() if s.is_default)
+    actions = [a["action"]["type"] for t in line_tabs(everyday) for a in t.menu["areas"]]
+    assert {"uri", "message", "richmenuswitch"} <= set(actions)
     call_command("demo_otp", "admin")
     assert re.match(r"^\d{6} ", capsys.readouterr().out)
     settings.KAIRAN_DEMO = False

@@ -129,4 +129,7 @@ def load_demo() -> list[tuple[DemoLogin, str]]:
     from deliveries.demo import seed_deliveries
 
     seed_deliveries(author=User.objects.get(username="editor"))
+    from richmenus.demo import seed_rich_menus
+
+    seed_rich_menus(publisher=User.objects.get(username="approver"))
     return result
