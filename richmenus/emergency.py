@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import time
+from datetime import datetime
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -59,15 +60,7 @@ def ready_sets() -> list[MenuSet]:
     return list(MenuSet.objects.filter(purpose=MenuSet.Purpose.EMERGENCY, live=True, pk__in=live))
 
 
-def switch_on(
-    *,
-    menu_set: MenuSet,
-    user: Any,
-    rehearsal: bool = False,
-    pause_deliveries: bool = True,
-    alert: str = "",
-) -> EmergencySwitch:
-    """Start 災害モード (or its rehearsal) with ``menu_set``; the LINE work runs in Django-Q."""
+def _check(menu_set: MenuSet, alert: str) -> str:
     if menu_set.purpose != MenuSet.Purpose.EMERGENCY:
         raise EmergencyError("災害時のメニューセットを選んでください。")
     if menu_set not in ready_sets():
@@ -77,6 +70,28 @@ def switch_on(
     alert = alert.strip()
     if len(alert) > 5000:
         raise EmergencyError("お知らせは5000文字までです。")
+    return alert
+
+
+def switch_on(
+    *,
+    menu_set: MenuSet,
+    user: Any,
+    rehearsal: bool = False,
+    pause_deliveries: bool = True,
+    alert: str = "",
+    starts_at: datetime | None = None,
+    ends_at: datetime | None = None,
+) -> EmergencySwitch:
+    """Start 災害モード (or its rehearsal) with ``menu_set`` now, or at ``starts_at``; revert by
+    hand or at ``ends_at``. The LINE work runs in Django-Q."""
+    alert = _check(menu_set, alert)
+    now = timezone.now()
+    later = starts_at is not None and starts_at > now
+    if ends_at is not None and ends_at <= (starts_at if later and starts_at else now):
+        raise EmergencyError("終了日時は開始日時より後にしてください。")
+    if later and EmergencySwitch.objects.filter(state=State.SCHEDULED, rehearsal=rehearsal).exists():
+        raise EmergencyError("予約済みの切替があります。取り消してから予約してください。")
     try:
         with transaction.atomic():
             switch = EmergencySwitch.objects.create(
@@ -85,22 +100,71 @@ def switch_on(
                 pause_deliveries=pause_deliveries and not rehearsal,
                 alert=alert,
                 started_by=_name(user),
+                state=State.SCHEDULED if later else State.SWITCHING,
+                starts_at=starts_at if later else None,
+                ends_at=ends_at,
+                progress=f"{timezone.localtime(starts_at):%Y-%m-%d %H:%M} に切り替えます"
+                if later and starts_at
+                else "",
             )
     except IntegrityError:
         raise EmergencyError("すでに切り替えています。解除してから切り替えてください。") from None
     record(action="kairan.emergency.on", user=user, instance=switch, data=_summary(switch))
-    if alert:
-        messages = [{"type": "text", "text": alert}]
-        if rehearsal:
+    if not later:
+        _begin(switch)
+    return switch
+
+
+def _begin(switch: EmergencySwitch) -> None:
+    """The switch starts: the alert goes out, and the LINE work is queued."""
+    if switch.alert:
+        messages = [{"type": "text", "text": switch.alert}]
+        if switch.rehearsal:
             for user_id in _testers():
                 outbox.enqueue_push(to=user_id, messages=messages, purpose=f"emergency:{switch.pk}")
         else:
             outbox.enqueue_broadcast(messages=messages, purpose=f"emergency:{switch.pk}")
     transaction.on_commit(lambda: async_task("richmenus.tasks.apply_emergency", switch.pk, group="richmenus"))
-    return switch
 
 
-def switch_off(*, user: Any, rehearsal: bool = False) -> EmergencySwitch:
+def cancel_scheduled(*, user: Any, rehearsal: bool = False) -> bool:
+    """Cancel a switch that has not started yet."""
+    switch = EmergencySwitch.objects.filter(state=State.SCHEDULED, rehearsal=rehearsal).first()
+    if switch is None:
+        return False
+    EmergencySwitch.objects.filter(pk=switch.pk, state=State.SCHEDULED).update(
+        state=State.CANCELLED, ended_by=_name(user), ended_at=timezone.now(), progress="予約を取り消しました"
+    )
+    record(action="kairan.emergency.off", user=user, instance=switch, data={"予約の取消": "はい"})
+    return True
+
+
+def run_due() -> int:
+    """Start scheduled switches whose time came, and revert those whose 終了日時 passed
+    (the cluster's ticker, about once a second; two indexed reads when idle)."""
+    now = timezone.now()
+    done = 0
+    for switch in EmergencySwitch.objects.filter(state=State.SCHEDULED, starts_at__lte=now):
+        try:
+            with transaction.atomic():
+                started = EmergencySwitch.objects.filter(pk=switch.pk, state=State.SCHEDULED).update(
+                    state=State.SWITCHING, started_at=now, progress="予約の時刻になりました"
+                )
+        except IntegrityError:  # a switch made by hand is already on
+            EmergencySwitch.objects.filter(pk=switch.pk).update(
+                state=State.FAILED, error="予約の時刻に、すでに災害モードに切り替わっていました。"
+            )
+            continue
+        if started:
+            _begin(switch)
+            done += 1
+    for switch in EmergencySwitch.objects.filter(state=State.ON, ends_at__lte=now):
+        switch_off(user=None, rehearsal=switch.rehearsal, reason="終了日時になりました")
+        done += 1
+    return done
+
+
+def switch_off(*, user: Any, rehearsal: bool = False, reason: str = "") -> EmergencySwitch:
     """End 災害モード (or its rehearsal): the LINE work runs in Django-Q."""
     switch = active(rehearsal=rehearsal)
     if switch is None:
@@ -108,7 +172,10 @@ def switch_off(*, user: Any, rehearsal: bool = False) -> EmergencySwitch:
     if switch.state == State.REVERTING:
         return switch
     EmergencySwitch.objects.filter(pk=switch.pk).update(
-        state=State.REVERTING, ended_by=_name(user), progress="解除を始めました", batch_request_id=""
+        state=State.REVERTING,
+        ended_by=_name(user) or f"自動（{reason}）",
+        progress=reason or "解除を始めました",
+        batch_request_id="",
     )
     switch.refresh_from_db()
     record(action="kairan.emergency.off", user=user, instance=switch, data=_summary(switch))

@@ -155,10 +155,12 @@ class EmergencySwitch(models.Model):
     """
 
     class State(models.TextChoices):
+        SCHEDULED = "scheduled", "予約済み"
         SWITCHING = "switching", "切替中"
         ON = "on", "災害モード中"
         REVERTING = "reverting", "解除中"
         OFF = "off", "解除済み"
+        CANCELLED = "cancelled", "予約取消"
         FAILED = "failed", "失敗"
 
     ACTIVE = (State.SWITCHING, State.ON, State.REVERTING)
@@ -175,6 +177,8 @@ class EmergencySwitch(models.Model):
     alert = models.TextField("友だち全員に送るお知らせ", blank=True)
     state = models.CharField("状態", max_length=10, choices=State.choices, default=State.SWITCHING)
     started_at = models.DateTimeField("切替日時", auto_now_add=True)
+    starts_at = models.DateTimeField("開始日時（予約）", null=True, blank=True)
+    ends_at = models.DateTimeField("終了日時（予約）", null=True, blank=True)
     started_by = models.CharField("切り替えた職員", max_length=150, blank=True)
     ended_at = models.DateTimeField("解除日時", null=True, blank=True)
     ended_by = models.CharField("解除した職員", max_length=150, blank=True)

@@ -30,3 +30,10 @@ def tick() -> dict[str, object]:
     from richmenus import emergency
 
     return {"emergency": emergency.resume(), "retired": publishing.retire()}
+
+
+def every_second() -> None:
+    """The cluster's ticker: scheduled 災害モード switches start (and end) on time."""
+    from richmenus import emergency
+
+    emergency.run_due()

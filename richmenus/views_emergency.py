@@ -10,6 +10,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
+from django.utils import timezone
 from django.views.generic import TemplateView
 from wagtail.admin.views.generic.base import WagtailAdminTemplateMixin
 
@@ -34,6 +35,18 @@ class SwitchForm(forms.Form):
     )
     pause_deliveries = forms.BooleanField(
         label="防災以外の予約配信・繰り返し配信を、解除まで止める", required=False, initial=True
+    )
+    starts_at = forms.DateTimeField(
+        label="開始日時（予約するときだけ）",
+        required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+        help_text="空欄なら、すぐに切り替えます。",
+    )
+    ends_at = forms.DateTimeField(
+        label="終了日時（自動で解除するときだけ）",
+        required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+        help_text="空欄なら、解除のボタンを押すまで続けます。",
     )
     rehearsal = forms.BooleanField(
         label="訓練（テスターの LINE だけを切り替える）",
@@ -70,6 +83,7 @@ class EmergencyView(HelpLinkMixin, WagtailAdminTemplateMixin, TemplateView):
         context.setdefault("form", SwitchForm())
         context["ready"] = emergency.ready_sets()
         context["history"] = EmergencySwitch.objects.select_related("menu_set")[:20]
+        context["scheduled"] = EmergencySwitch.objects.filter(state=EmergencySwitch.State.SCHEDULED)
         context["working"] = any(
             s is not None and s.state in (EmergencySwitch.State.SWITCHING, EmergencySwitch.State.REVERTING)
             for s in (context["active"], context["rehearsal"])
@@ -78,6 +92,10 @@ class EmergencyView(HelpLinkMixin, WagtailAdminTemplateMixin, TemplateView):
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         here = HttpResponseRedirect(reverse("richmenus_emergency:index"))
+        if "cancel" in request.POST:
+            if emergency.cancel_scheduled(user=request.user, rehearsal=request.POST["cancel"] == "rehearsal"):
+                messages.success(request, "予約した切替を取り消しました。")
+            return here
         if "revert" in request.POST:
             try:
                 emergency.switch_off(user=request.user, rehearsal=request.POST["revert"] == "rehearsal")
@@ -96,11 +114,17 @@ class EmergencyView(HelpLinkMixin, WagtailAdminTemplateMixin, TemplateView):
                     rehearsal=data["rehearsal"],
                     pause_deliveries=data["pause_deliveries"],
                     alert=data["alert"],
+                    starts_at=data["starts_at"],
+                    ends_at=data["ends_at"],
                 )
             except emergency.EmergencyError as error:
                 form.add_error(None, str(error))
             else:
                 what = "災害モード訓練" if data["rehearsal"] else "災害モード"
-                messages.success(request, f"{what}に切り替えています。進み具合はこのページに出ます。")
+                if data["starts_at"] and data["starts_at"] > timezone.now():
+                    when = timezone.localtime(data["starts_at"])
+                    messages.success(request, f"{what}への切替を {when:%Y-%m-%d %H:%M} に予約しました。")
+                else:
+                    messages.success(request, f"{what}に切り替えています。進み具合はこのページに出ます。")
                 return here
         return self.render_to_response(self.get_context_data(form=form))

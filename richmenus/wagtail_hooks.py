@@ -70,3 +70,21 @@ class EmergencyPanel(Component):
 def add_emergency_panel(request: HttpRequest, panels: list[Any]) -> None:
     if request.user.has_perm(views_emergency.PERMISSION):
         panels.insert(0, EmergencyPanel())
+
+
+@hooks.register("insert_editor_js")
+def area_editor_js() -> str:
+    """The visual area editor of the メニューセット's tabs (it does nothing on other editors)."""
+    from django.templatetags.static import static
+    from django.utils.html import format_html
+
+    return format_html('<script src="{}" defer></script>', static("richmenus/area-editor.js"))
+
+
+@hooks.register("insert_global_admin_css")
+def area_editor_css() -> str:
+    """Its styles (Wagtail 8 has no editor-only CSS hook; the rules are scoped to .rm-editor)."""
+    from django.templatetags.static import static
+    from django.utils.html import format_html
+
+    return format_html('<link rel="stylesheet" href="{}">', static("richmenus/area-editor.css"))

@@ -207,3 +207,57 @@ def test_an_approver_switches_in_two_clicks_sees_the_banner_everywhere_and_rever
     client.force_login(make_staff("tanto", EDITOR))
     assert client.get(url).status_code in (302, 403)
     assert not Group.objects.get(name=EDITOR).permissions.filter(codename="switch_emergency").exists()
+
+
+def test_a_scheduled_switch_starts_and_ends_on_time(
+    town: dict[str, Any], emu: Any, make_staff: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    staff = make_staff("bousai")
+    now = timezone.now()
+    with pytest.raises(emergency.EmergencyError, match="終了日時は開始日時より後"):
+        emergency.switch_on(
+            menu_set=town["emergency"],
+            user=staff,
+            starts_at=now + timedelta(hours=2),
+            ends_at=now + timedelta(hours=1),
+        )
+    switch = emergency.switch_on(
+        menu_set=town["emergency"],
+        user=staff,
+        starts_at=now + timedelta(hours=1),
+        ends_at=now + timedelta(hours=3),
+    )
+    assert switch.state == "scheduled" and emergency.active() is None and not emergency.deliveries_paused()
+    assert emergency.run_due() == 0  # not yet
+
+    with mock.patch("django.utils.timezone.now", return_value=now + timedelta(hours=1, seconds=1)):
+        with (
+            mock.patch("richmenus.emergency.async_task") as queued,
+            django_capture_on_commit_callbacks(execute=True),
+        ):
+            assert emergency.run_due() == 1
+        queued.assert_called_once_with("richmenus.tasks.apply_emergency", switch.pk, group="richmenus")
+    emergency.apply(switch.pk)
+    assert all(sees(emu, user)[1] != town["before"][name][1] for name, user in town["users"].items())
+
+    with (
+        mock.patch("django.utils.timezone.now", return_value=now + timedelta(hours=3, seconds=1)),
+        mock.patch("richmenus.emergency.async_task"),
+    ):
+        assert emergency.run_due() == 1
+    switch.refresh_from_db()
+    assert switch.state == "reverting" and switch.ended_by == "自動（終了日時になりました）"
+    emergency.revert(switch.pk)
+    assert {name: sees(emu, user) for name, user in town["users"].items()} == town["before"]
+
+    # A switch scheduled and then cancelled never starts.
+    later = emergency.switch_on(menu_set=town["emergency"], user=staff, starts_at=now + timedelta(days=1))
+    assert emergency.cancel_scheduled(user=staff)
+    later.refresh_from_db()
+    with mock.patch("django.utils.timezone.now", return_value=now + timedelta(days=2)):
+        assert emergency.run_due() == 0
+    assert later.state == "cancelled"

@@ -76,7 +76,11 @@ SCHEDULES: tuple[ScheduleSpec, ...] = (
 # Called about once a second by the cluster's main process (``qcluster``): work that must start
 # within seconds of its time, which Django-Q's scheduler (every 30 seconds) cannot promise.
 # Each is cheap when idle and only queues tasks or makes short writes.
-TICKERS: tuple[str, ...] = ("deliveries.tasks.every_second", "line_channel.tasks_outbox.every_second")
+TICKERS: tuple[str, ...] = (
+    "deliveries.tasks.every_second",
+    "line_channel.tasks_outbox.every_second",
+    "richmenus.tasks.every_second",
+)
 
 
 def ensure_schedules() -> list[str]:
