@@ -191,6 +191,11 @@ class EmulatorControl:
         result: dict[str, Any] = self._call("GET", self._c(f"/users/{user_id}/richmenu"))
         return result
 
+    def rich_menu_audience(self) -> dict[str, Any]:
+        """How many friends see each rich menu (``menus``), by a per-user link (``perUser``), none."""
+        result: dict[str, Any] = self._call("GET", self._c("/richmenu-audience"))
+        return result
+
     def rich_menu_image(self, rich_menu_id: str) -> bytes:
         response = self.http.get(self._c(f"/richmenus/{rich_menu_id}/image"))
         if response.status_code >= 400:

@@ -190,6 +190,23 @@ async def control_user_menu(request: Request) -> dict[str, Any]:
     return {"richMenu": menu_detail(channel.rich_menus[rich_menu_id]), "source": source}
 
 
+@control
+async def control_menu_audience(request: Request) -> dict[str, Any]:
+    """How many friends see each rich menu, and how many by a per-user link (benches, tests)."""
+    channel = channel_of(request)
+    menus: dict[str, int] = {}
+    per_user = nothing = 0
+    for user_id in channel.friend_ids:
+        rich_menu_id = channel.menu_for(user_id)
+        if rich_menu_id is None:
+            nothing += 1
+            continue
+        menus[rich_menu_id] = menus.get(rich_menu_id, 0) + 1
+        user = channel.users.get(user_id)
+        per_user += user is not None and user.linked_rich_menu_id == rich_menu_id
+    return {"menus": menus, "perUser": per_user, "none": nothing}
+
+
 async def control_menu_image(request: Request) -> Response:
     """The image of a rich menu, for the phone simulator to draw."""
     try:
@@ -237,4 +254,5 @@ control_routes = [
     Route(_C + "/richmenus", control_menus, methods=["GET"]),
     Route(_C + "/richmenus/{rich_menu_id}/image", control_menu_image, methods=["GET"]),
     Route(_C + "/users/{user_id}/richmenu", control_user_menu, methods=["GET"]),
+    Route(_C + "/richmenu-audience", control_menu_audience, methods=["GET"]),
 ]

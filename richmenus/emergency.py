@@ -30,7 +30,7 @@ from django_q.tasks import async_task
 from kairan.oplog.services import record
 from line_channel import outbox
 from line_channel.gateway import Gateway
-from richmenus.line_menus import line_tabs
+from richmenus.line_menus import line_tabs, remembered_image
 from richmenus.models import EmergencySwitch, MenuSet, PublishedMenu
 
 log = logging.getLogger(__name__)
@@ -205,15 +205,17 @@ def apply(switch_id: int) -> str:
             return _finish(
                 switch, State.ON, f"テスター {len(switch.testers)} 人に災害時のメニューを表示しました"
             )
-        first = line_tabs(switch.menu_set.live_revision.as_object())[0]
+        live_revision = switch.menu_set.live_revision.as_object()
+        first = line_tabs(live_revision, images=False)[0]
+        image = remembered_image(emergency[1])
+        if image is None:  # (not drawn by this server's publish: draw it now)
+            image = (line_tabs(live_revision)[0].image, "image/png")
         done = {copy["from"] for copy in switch.copies}
         for source in _sources(switch.menu_set):
             if source in done:
                 continue
             copy_id = gateway.create_rich_menu(menu=first.menu)
-            gateway.upload_rich_menu_image(
-                rich_menu_id=copy_id, content=first.image, content_type=first.content_type
-            )
+            gateway.upload_rich_menu_image(rich_menu_id=copy_id, content=image[0], content_type=image[1])
             switch.copies.append({"from": source, "to": copy_id})
             _save(switch, "copies", progress=f"災害時のメニューを {len(switch.copies)} 個用意しました")
         if not switch.previous_default:

@@ -120,8 +120,9 @@ def fit_upload(image: Any, size: str) -> tuple[bytes, str]:
     return encode_png(picture, palette=True), "image/png"
 
 
-def line_tabs(menu_set: Any) -> list[TabMenu]:
-    """Every tab of the set (as it is now: call on a revision's object) as LINE needs it."""
+def line_tabs(menu_set: Any, *, images: bool = True) -> list[TabMenu]:
+    """Every tab of the set (as it is now: call on a revision's object) as LINE needs it
+    (``images=False``: without drawing the images, which is most of the time)."""
     tabs = _tabs(menu_set)
     titles = [tab["title"] for tab in tabs]
     result = []
@@ -150,8 +151,10 @@ def line_tabs(menu_set: Any) -> list[TabMenu]:
             "chatBarText": tab["chat_bar_text"],
             "areas": areas,
         }
-        image, content_type = tab_image(
-            tab, tiles=tiles, titles=titles, active=number - 1, theme=menu_set.theme
+        image, content_type = (
+            tab_image(tab, tiles=tiles, titles=titles, active=number - 1, theme=menu_set.theme)
+            if images
+            else (b"", "")
         )
         result.append(
             TabMenu(number, menu_set.alias_id(number), tab["title"], menu, image, content_type, areas)
@@ -205,3 +208,24 @@ def preview_tabs(menu_set: Any) -> list[dict[str, Any]]:
             }
         )
     return preview
+
+
+IMAGE_CACHE_SECONDS = 60 * 60 * 24 * 90
+
+
+def image_cache_key(rich_menu_id: str) -> str:
+    return f"richmenus:image:{rich_menu_id}"
+
+
+def remember_image(rich_menu_id: str, image: bytes, content_type: str) -> None:
+    """Keep the image sent with a menu, so copies of it (災害モード) need not draw it again."""
+    from django.core.cache import cache
+
+    cache.set(image_cache_key(rich_menu_id), (image, content_type), IMAGE_CACHE_SECONDS)
+
+
+def remembered_image(rich_menu_id: str) -> tuple[bytes, str] | None:
+    from django.core.cache import cache
+
+    found = cache.get(image_cache_key(rich_menu_id))
+    return found if isinstance(found, tuple) else None

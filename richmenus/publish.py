@@ -23,7 +23,7 @@ from wagtail.models import Revision
 
 from line_channel.gateway import Gateway, LineApiError
 from line_channel.ratelimit import RateLimited
-from richmenus.line_menus import line_tabs
+from richmenus.line_menus import line_tabs, remember_image
 from richmenus.models import MenuSet, PublishedMenu
 
 log = logging.getLogger(__name__)
@@ -60,6 +60,7 @@ def publish(*, menu_set_id: int, revision_id: int) -> str:
                     rich_menu_id=row.rich_menu_id, content=tab.image, content_type=tab.content_type
                 )
                 PublishedMenu.objects.filter(pk=row.pk).update(image_uploaded=True)
+                remember_image(row.rich_menu_id, tab.image, tab.content_type)
             rows[tab.number] = row
         old = list(
             PublishedMenu.objects.filter(menu_set=menu_set, state=State.LIVE).exclude(revision_id=revision_id)

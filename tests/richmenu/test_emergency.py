@@ -99,6 +99,8 @@ def test_every_friend_sees_the_emergency_menu_and_gets_their_own_back(
     assert all(menu in copies for _source, menu in during.values()), during
     assert during["default"][0] == "default" and during["tab2"][0] == "user"
     assert emu.rich_menus()["defaultRichMenuId"] in copies
+    seen = emu.rich_menu_audience()
+    assert set(seen["menus"]) <= copies and seen["none"] == 0 and sum(seen["menus"].values()) == 3
     # The alert goes to every friend; only 防災 deliveries leave while the mode is on.
     from line_channel.models import OutboxItem
 

@@ -1,0 +1,201 @@
+"""災害モード: time to show the emergency menu to N friends, a share of them linked per user.
+
+Usage: .venv/bin/python bench/emergency_switch.py [--friends N] [--linked 0.333] [--db sqlite|postgres]
+
+Starts the LINE emulator (``python -m emulator``, LINE's default rate limits), makes N friends,
+publishes Ofunato's demo menu sets (the everyday 2-tab set as the default, and the emergency set)
+through ``richmenus.publish``, then links a share of the friends per user to the everyday set's
+second tab, as a tab switch does (bulk link, 500 a request). Timed: ``emergency.switch_on`` and
+the LINE work of ``emergency.apply`` (run in this process: the Django-Q hop is not counted), until
+the emulator reports that every friend sees an emergency menu; then the same for the revert,
+until every friend sees what they saw before.
+
+``floor_seconds`` is the least time LINE's per-second limits allow for the requests the switch
+makes (counted at the gateway; batch control does LINE's work for all friends in
+one request, so the floor does not grow with N). LINE applies a batch asynchronously; the emulator
+applies it at once, so ``seconds`` measures Kairan's part. Prints a detail line, then one JSON
+object on its last line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+import httpx
+from outbox_fanout import (  # (the helpers of the outbox bench)
+    create_followers,
+    drop_postgres,
+    free_port,
+    read_ids,
+    scratch_postgres,
+    start_emulator,
+    wait_for_emulator,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+def audience(http: httpx.Client) -> dict[str, Any]:
+    result: dict[str, Any] = http.get("/richmenu-audience").json()
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser.add_argument("--friends", type=int, default=3000, help="friends (default 3000)")
+    parser.add_argument("--linked", type=float, default=1 / 3, help="share linked per user (default 1/3)")
+    parser.add_argument(
+        "--db",
+        choices=["sqlite", "postgres"],
+        default="postgres" if os.environ.get("DATABASE_URL") else "sqlite",
+    )
+    args = parser.parse_args()
+
+    sys.path[:0] = [str(ROOT), str(ROOT / "site")]
+    tmp = Path(tempfile.mkdtemp(prefix="kairan-emergency-"))
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {
+        "KAIRAN_DEMO": "1",
+        "KAIRAN_LOG_LEVEL": "warning",
+        "DJANGO_SETTINGS_MODULE": "kairan.settings",
+        "KAIRAN_VAR_DIR": str(tmp),
+        "KAIRAN_LINE_API_BASE": f"{base}/api",
+        "KAIRAN_LINE_DATA_BASE": f"{base}/api-data",
+    }
+    admin_dsn = ""
+    if args.db == "postgres":
+        env["DATABASE_URL"], admin_dsn = scratch_postgres(os.environ.get("DATABASE_URL") or DEFAULT_POSTGRES)
+    else:
+        os.environ.pop("DATABASE_URL", None)
+        env["KAIRAN_SQLITE_PATH"] = str(tmp / "bench.sqlite3")
+    os.environ.update(env)
+    emulator = start_emulator(port, tmp / "emulator.log")
+    try:
+        channel = wait_for_emulator(base, emulator)
+        ids_file = tmp / "friends.txt"
+        create_followers(base, channel["channelId"], args.friends, ids_file)
+
+        import django
+
+        django.setup()
+        from django.contrib.auth.models import User
+        from django.core.management import call_command
+        from django.db import connection
+        from django.utils import timezone
+
+        call_command("migrate", verbosity=0)
+        call_command("createcachetable", verbosity=0)
+        from line_channel.gateway import Gateway
+        from line_channel.models import LineChannelSettings
+        from richmenus import emergency, publish
+        from richmenus.demo import seed_rich_menus
+        from richmenus.models import PublishedMenu
+
+        config = LineChannelSettings.load()
+        config.channel_id = channel["channelId"]
+        config.channel_secret = channel["channelSecret"]
+        config.access_token = channel["accessToken"]
+        config.save()
+        staff = User.objects.create_superuser(username="bousai", email="bousai@example.jp", last_name="防災")
+        with mock.patch("richmenus.signals.async_task"):
+            sets = seed_rich_menus(publisher=staff)
+        for menu_set in sets:
+            menu_set.refresh_from_db()
+            publish.publish(menu_set_id=menu_set.pk, revision_id=menu_set.live_revision_id)  # type: ignore[arg-type]
+        everyday, special = sets
+        tab2 = PublishedMenu.objects.get(menu_set=everyday, state="live", tab=2).rich_menu_id
+        linked = [user for n, user in enumerate(read_ids(ids_file)) if n < args.friends * args.linked]
+        with Gateway.from_settings() as gateway:
+            for first in range(0, len(linked), 500):
+                gateway.bulk_link_rich_menu(rich_menu_id=tab2, user_ids=linked[first : first + 500])
+        control = httpx.Client(base_url=f"{base}/control/channels/{channel['channelId']}", timeout=300)
+        before = audience(control)
+        assert before["perUser"] == len(linked), before
+
+        calls: list[str] = []
+        original = Gateway._call
+
+        def counted(self: Gateway, endpoint: str, operation: Any) -> Any:
+            calls.append(endpoint)
+            return original(self, endpoint, operation)
+
+        began = time.perf_counter()
+        with mock.patch("richmenus.emergency.async_task"), mock.patch.object(Gateway, "_call", counted):
+            switch = emergency.switch_on(menu_set=special, user=staff, pause_deliveries=True)
+            emergency.apply(switch.pk)
+        switch.refresh_from_db()
+        copies = {copy["to"] for copy in switch.copies}
+        while True:
+            during = audience(control)
+            not_switched = (
+                sum(n for menu, n in during["menus"].items() if menu not in copies) + during["none"]
+            )
+            if not_switched == 0 or time.perf_counter() - began > 300:
+                break
+            time.sleep(0.01)
+        seconds = time.perf_counter() - began
+        requests_made = len(calls)
+
+        began = time.perf_counter()
+        with mock.patch("richmenus.emergency.async_task"):
+            emergency.switch_off(user=staff)
+        emergency.revert(switch.pk)
+        while audience(control) != before and time.perf_counter() - began < 300:
+            time.sleep(0.01)
+        revert_seconds = time.perf_counter() - began
+        after = audience(control)
+        db = connection.vendor
+        limit = 2000  # LINE's per-second limit of the calls the switch makes (create/upload/default/batch)
+        connection.close()
+    finally:
+        emulator.terminate()
+        emulator.wait(timeout=10)
+        if admin_dsn:
+            from django.db import connections
+
+            connections.close_all()
+            drop_postgres(admin_dsn, env["DATABASE_URL"])
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    floor = max(requests_made, 1) / limit
+    print(
+        json.dumps(
+            {
+                "detail": "emergency switch",
+                "db": db,
+                "menus_copied": len(copies),
+                "api_requests": requests_made,
+                "revert_seconds": round(revert_seconds, 3),
+                "restored_exactly": after == before,
+                "at": timezone.now().isoformat(),
+            },
+            ensure_ascii=False,
+        )
+    )
+    print(
+        json.dumps(
+            {
+                "friends": args.friends,
+                "per_user_linked": len(linked),
+                "seconds": round(seconds, 3),
+                "floor_seconds": round(floor, 4),
+                "ratio": round(seconds / floor, 1),
+                "users_not_switched": not_switched,
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
