@@ -208,6 +208,15 @@ def upload_errors(image: Any, size: str) -> str | None:
         return "画像が小さすぎます（横 800 ピクセル以上、縦 250 ピクセル以上）。"
     if abs(image.width / image.height - width / height) > 0.02:
         return f"画像の縦横比が合いません（{width}×{height} と同じ比の画像にしてください）。"
+    from line_channel.richmenu_design.errors import RichMenuDesignError
+    from richmenus.line_menus import fit_upload
+
+    try:
+        fit_upload(image, size)
+    except RichMenuDesignError:
+        return "画像を圧縮しても LINE の上限（1 MB）以下にできません。模様の少ない画像にしてください。"
+    except OSError:
+        return "画像のファイルを読めません。もう一度アップロードしてください。"
     return None
 
 

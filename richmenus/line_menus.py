@@ -112,7 +112,7 @@ def fit_upload(image: Any, size: str) -> tuple[bytes, str]:
         picture.save(data, format="PNG", optimize=True)
         if data.tell() <= MAX_BYTES:
             return data.getvalue(), "image/png"
-    for quality in (90, 85, 80, 70, 60, 50, 40):
+    for quality in (90, 85, 80, 70, 60, 50, 40, 30, 20):
         data = io.BytesIO()
         picture.save(data, format="JPEG", quality=quality, optimize=True)
         if data.tell() <= MAX_BYTES:

@@ -15,7 +15,7 @@ from typing import Any
 
 from django.contrib.contenttypes.fields import GenericRelation
 from django.db import models
-from wagtail.admin.panels import FieldPanel, FieldRowPanel, MultiFieldPanel
+from wagtail.admin.panels import FieldPanel, FieldRowPanel, HelpPanel, MultiFieldPanel
 from wagtail.fields import StreamField
 from wagtail.models import DraftStateMixin, LockableMixin, PreviewableMixin, RevisionMixin, WorkflowMixin
 
@@ -68,6 +68,7 @@ class MenuSet(WorkflowMixin, DraftStateMixin, LockableMixin, RevisionMixin, Prev
     )
 
     panels = [
+        HelpPanel(template="richmenus/help_panel.html", heading="使い方"),
         MultiFieldPanel(
             [
                 FieldPanel("name"),

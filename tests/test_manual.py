@@ -36,6 +36,8 @@ EXPECTED_ORDER = [
     "delivery-schedule",
     "delivery-history",
     "richmenus",
+    "richmenu-tabs",
+    "richmenu-images",
     "emergency",
     "emergency-rehearsal",
     "emulator",

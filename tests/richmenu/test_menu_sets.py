@@ -199,6 +199,7 @@ def test_staff_find_menu_sets_in_the_admin(home_page: Page, client: Any, make_st
     assert edit.status_code == 200
     body = edit.content.decode()
     assert 'id="panel-tabs-section"' in body and "chat_bar_text" in body  # the tabs' StreamField
+    assert "/admin/manual/richmenu-tabs/" in body or "richmenu-tabs" in body  # the manual, one click away
     assert client.get(reverse(menu_set_viewset.get_url_name("add"))).status_code == 200
 
 
@@ -305,3 +306,55 @@ def test_a_set_scheduled_in_wagtail_goes_live_at_its_time(home_page: Page) -> No
         publish_scheduled()
     menu_set.refresh_from_db()
     assert menu_set.live and menu_set.live_revision_id == revision.pk
+
+
+@pytest.mark.parametrize(
+    ("kind", "size", "expected_type"),
+    [
+        ("png", (2500, 1686), "image/jpeg"),
+        ("jpeg", (1250, 843), "image/jpeg"),
+        ("png", (1200, 405), "image/png"),
+    ],
+)
+def test_an_uploaded_image_is_fitted_to_lines_size_and_limit(
+    settings: Any, tmp_path: Any, kind: str, size: tuple[int, int], expected_type: str
+) -> None:
+    """A photo-like upload (a PNG of several MB) becomes exactly LINE's size under 1 MB;
+    a flat PNG stays PNG; a smaller image of the right ratio is scaled up."""
+    import os
+
+    from django.core.files.images import ImageFile
+    from wagtail.images.models import Image as WagtailImage
+
+    settings.MEDIA_ROOT = str(tmp_path)
+    buffer = io.BytesIO()
+    if size[1] == 405:  # a flat banner (compact ratio)
+        Image.new("RGB", size, "#1a6fa8").save(buffer, kind.upper())
+    else:
+        small = (size[0] // 10, size[1] // 10)  # a photo-like texture: noise, smoothly enlarged
+        noise = Image.frombytes("RGB", small, os.urandom(small[0] * small[1] * 3))
+        noise.resize(size, Image.Resampling.BICUBIC).save(buffer, kind.upper())
+    compact = size[1] == 405
+    assert kind != "png" or compact or buffer.tell() > 1_000_000
+    uploaded = WagtailImage.objects.create(title="写真", file=ImageFile(buffer, name=f"menu.{kind}"))
+    menu_tab = tab("写真", "free", [area("全体", x=0, y=0, width=2500, height=843 if compact else 1686)])
+    menu_tab.update(image_source="upload", image=uploaded.pk, size="compact" if compact else "large")
+    menu_set = MenuSet(name="写真", tabs=clean(menu_tab))
+    menu_set.save()
+    (only,) = line_tabs(menu_set)
+    picture = Image.open(io.BytesIO(only.image))
+    assert picture.size == ((2500, 843) if compact else (2500, 1686))
+    assert len(only.image) <= 1_000_000 and only.content_type == expected_type
+
+
+def test_an_upload_of_the_wrong_shape_is_refused(settings: Any, tmp_path: Any) -> None:
+    from django.core.files.images import ImageFile
+    from wagtail.images.models import Image as WagtailImage
+
+    settings.MEDIA_ROOT = str(tmp_path)
+    buffer = io.BytesIO()
+    Image.new("RGB", (1000, 1000), "white").save(buffer, "PNG")
+    square = WagtailImage.objects.create(title="正方形", file=ImageFile(buffer, name="square.png"))
+    menu_tab = tab("写真", "3x3", [area("a")])
+    menu_tab.update(image_source="upload", image=square.pk)
+    assert "縦横比が合いません" in errors_of(menu_tab)
