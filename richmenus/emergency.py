@@ -31,7 +31,7 @@ from kairan.oplog.services import record
 from line_channel import outbox
 from line_channel.gateway import Gateway
 from richmenus.line_menus import line_tabs, remembered_image
-from richmenus.models import EmergencySwitch, MenuSet, PublishedMenu
+from richmenus.models import EmergencySettings, EmergencySwitch, MenuSet, PublishedMenu
 
 log = logging.getLogger(__name__)
 State = EmergencySwitch.State
@@ -86,6 +86,9 @@ def switch_on(
     """Start 災害モード (or its rehearsal) with ``menu_set`` now, or at ``starts_at``; revert by
     hand or at ``ends_at``. The LINE work runs in Django-Q."""
     alert = _check(menu_set, alert)
+    second_person = not rehearsal and EmergencySettings.load().second_person
+    if second_person and EmergencySwitch.objects.filter(state=State.REQUESTED).exists():
+        raise EmergencyError("承認を待っている切替があります。承認か取り下げを先にしてください。")
     now = timezone.now()
     later = starts_at is not None and starts_at > now
     if ends_at is not None and ends_at <= (starts_at if later and starts_at else now):
@@ -100,7 +103,8 @@ def switch_on(
                 pause_deliveries=pause_deliveries and not rehearsal,
                 alert=alert,
                 started_by=_name(user),
-                state=State.SCHEDULED if later else State.SWITCHING,
+                requested_by=user if getattr(user, "pk", None) else None,
+                state=State.REQUESTED if second_person else State.SCHEDULED if later else State.SWITCHING,
                 starts_at=starts_at if later else None,
                 ends_at=ends_at,
                 progress=f"{timezone.localtime(starts_at):%Y-%m-%d %H:%M} に切り替えます"
@@ -110,9 +114,46 @@ def switch_on(
     except IntegrityError:
         raise EmergencyError("すでに切り替えています。解除してから切り替えてください。") from None
     record(action="kairan.emergency.on", user=user, instance=switch, data=_summary(switch))
+    if not later and not second_person:
+        _begin(switch)
+    return switch
+
+
+def approve(*, user: Any) -> EmergencySwitch:
+    """A second person approves the requested switch: it starts (or waits for its 開始日時)."""
+    switch = EmergencySwitch.objects.filter(state=State.REQUESTED).first()
+    if switch is None:
+        raise EmergencyError("承認を待っている切替はありません。")
+    if switch.requested_by_id is not None and switch.requested_by_id == getattr(user, "pk", None):
+        raise EmergencyError("切り替えを求めた職員とは別の職員が承認してください。")
+    later = switch.starts_at is not None and switch.starts_at > timezone.now()
+    try:
+        with transaction.atomic():
+            EmergencySwitch.objects.filter(pk=switch.pk, state=State.REQUESTED).update(
+                state=State.SCHEDULED if later else State.SWITCHING,
+                approved_by=_name(user),
+                started_at=timezone.now(),
+                progress="承認されました",
+            )
+    except IntegrityError:
+        raise EmergencyError("すでに災害モードに切り替わっています。") from None
+    switch.refresh_from_db()
+    record(action="kairan.emergency.approved", user=user, instance=switch, data=_summary(switch))
     if not later:
         _begin(switch)
     return switch
+
+
+def withdraw(*, user: Any) -> bool:
+    """Withdraw (or, for another staff member, refuse) a switch waiting for its approval."""
+    switch = EmergencySwitch.objects.filter(state=State.REQUESTED).first()
+    if switch is None:
+        return False
+    EmergencySwitch.objects.filter(pk=switch.pk).update(
+        state=State.CANCELLED, ended_by=_name(user), ended_at=timezone.now(), progress="取り下げました"
+    )
+    record(action="kairan.emergency.off", user=user, instance=switch, data={"承認待ちの取り下げ": "はい"})
+    return True
 
 
 def _begin(switch: EmergencySwitch) -> None:

@@ -13,9 +13,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib.contenttypes.fields import GenericRelation
 from django.db import models
 from wagtail.admin.panels import FieldPanel, FieldRowPanel, HelpPanel, MultiFieldPanel
+from wagtail.contrib.settings.models import BaseGenericSetting, register_setting
 from wagtail.fields import StreamField
 from wagtail.models import DraftStateMixin, LockableMixin, PreviewableMixin, RevisionMixin, WorkflowMixin
 
@@ -156,6 +158,7 @@ class EmergencySwitch(models.Model):
     """
 
     class State(models.TextChoices):
+        REQUESTED = "requested", "承認待ち"
         SCHEDULED = "scheduled", "予約済み"
         SWITCHING = "switching", "切替中"
         ON = "on", "災害モード中"
@@ -181,6 +184,10 @@ class EmergencySwitch(models.Model):
     starts_at = models.DateTimeField("開始日時（予約）", null=True, blank=True)
     ends_at = models.DateTimeField("終了日時（予約）", null=True, blank=True)
     started_by = models.CharField("切り替えた職員", max_length=150, blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    approved_by = models.CharField("承認した職員", max_length=150, blank=True)
     ended_at = models.DateTimeField("解除日時", null=True, blank=True)
     ended_by = models.CharField("解除した職員", max_length=150, blank=True)
     previous_default = models.CharField("元の既定のメニュー", max_length=100, blank=True)
@@ -210,3 +217,20 @@ class EmergencySwitch(models.Model):
     @property
     def is_active(self) -> bool:
         return self.state in self.ACTIVE
+
+
+@register_setting(icon="warning")
+class EmergencySettings(BaseGenericSetting):
+    """Whether switching 災害モード needs a second person."""
+
+    second_person = models.BooleanField(
+        "災害モードへの切替に、もう一人の承認を必要にする",
+        default=False,
+        help_text=(
+            "チェックすると、切り替えを押した職員とは別の、切替の権限を持つ職員が「承認して切り替える」を"
+            "押したときに切り替わります。訓練と解除には承認はいりません。"
+        ),
+    )
+
+    class Meta:
+        verbose_name = "災害モードの設定"

@@ -84,6 +84,7 @@ class EmergencyView(HelpLinkMixin, WagtailAdminTemplateMixin, TemplateView):
         context["ready"] = emergency.ready_sets()
         context["history"] = EmergencySwitch.objects.select_related("menu_set")[:20]
         context["scheduled"] = EmergencySwitch.objects.filter(state=EmergencySwitch.State.SCHEDULED)
+        context["requested"] = EmergencySwitch.objects.filter(state=EmergencySwitch.State.REQUESTED).first()
         context["working"] = any(
             s is not None and s.state in (EmergencySwitch.State.SWITCHING, EmergencySwitch.State.REVERTING)
             for s in (context["active"], context["rehearsal"])
@@ -92,6 +93,18 @@ class EmergencyView(HelpLinkMixin, WagtailAdminTemplateMixin, TemplateView):
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         here = HttpResponseRedirect(reverse("richmenus_emergency:index"))
+        if "approve" in request.POST:
+            try:
+                emergency.approve(user=request.user)
+            except emergency.EmergencyError as error:
+                messages.error(request, str(error))
+            else:
+                messages.success(request, "承認しました。災害モードに切り替えています。")
+            return here
+        if "withdraw" in request.POST:
+            if emergency.withdraw(user=request.user):
+                messages.success(request, "承認を待っていた切替を取り下げました。")
+            return here
         if "cancel" in request.POST:
             if emergency.cancel_scheduled(user=request.user, rehearsal=request.POST["cancel"] == "rehearsal"):
                 messages.success(request, "予約した切替を取り消しました。")
@@ -121,7 +134,11 @@ class EmergencyView(HelpLinkMixin, WagtailAdminTemplateMixin, TemplateView):
                 form.add_error(None, str(error))
             else:
                 what = "災害モード訓練" if data["rehearsal"] else "災害モード"
-                if data["starts_at"] and data["starts_at"] > timezone.now():
+                if EmergencySwitch.objects.filter(
+                    state=EmergencySwitch.State.REQUESTED, requested_by=request.user.pk
+                ).exists():
+                    messages.success(request, "切替を求めました。ほかの職員が承認すると切り替わります。")
+                elif data["starts_at"] and data["starts_at"] > timezone.now():
                     when = timezone.localtime(data["starts_at"])
                     messages.success(request, f"{what}への切替を {when:%Y-%m-%d %H:%M} に予約しました。")
                 else:

@@ -263,3 +263,38 @@ def test_a_scheduled_switch_starts_and_ends_on_time(
     with mock.patch("django.utils.timezone.now", return_value=now + timedelta(days=2)):
         assert emergency.run_due() == 0
     assert later.state == "cancelled"
+
+
+def test_with_the_setting_a_second_person_must_approve_the_switch(
+    town: dict[str, Any], emu: Any, make_staff: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    from richmenus.models import EmergencySettings
+
+    config = EmergencySettings.load()
+    config.second_person = True
+    config.save()
+    first, second = make_staff("bousai1"), make_staff("bousai2")
+    with (
+        mock.patch("richmenus.emergency.async_task") as queued,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        switch = emergency.switch_on(menu_set=town["emergency"], user=first)
+    assert switch.state == "requested" and not queued.called and emergency.active() is None
+    with pytest.raises(emergency.EmergencyError, match="承認を待っている切替があります"):
+        emergency.switch_on(menu_set=town["emergency"], user=second)
+    with pytest.raises(emergency.EmergencyError, match="別の職員が承認してください"):
+        emergency.approve(user=first)
+    with (
+        mock.patch("richmenus.emergency.async_task") as queued,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        emergency.approve(user=second)
+    queued.assert_called_once_with("richmenus.tasks.apply_emergency", switch.pk, group="richmenus")
+    switch.refresh_from_db()
+    assert switch.state == "switching" and switch.approved_by
+    emergency.apply(switch.pk)
+    assert emergency.active() is not None
+    # A rehearsal needs no second person.
+    with mock.patch("richmenus.emergency.async_task"):
+        rehearsal = emergency.switch_on(menu_set=town["emergency"], user=first, rehearsal=True)
+    assert rehearsal.state == "switching"

@@ -31,6 +31,7 @@ ACTIONS: dict[str, tuple[str, Category]] = {
     "kairan.personal.export": ("市民の個人情報の書き出し（開示用）", Category.PERSONAL),
     "kairan.oplog.purged": ("保存期間を過ぎたログの削除", Category.SYSTEM),
     "kairan.emergency.on": ("災害モードへの切替", Category.WRITE),
+    "kairan.emergency.approved": ("災害モードへの切替の承認", Category.WRITE),
     "kairan.emergency.off": ("災害モードの解除", Category.WRITE),
     "kairan.emergency.step": ("災害モードの処理（LINE）", Category.SYSTEM),
     "line.connection_test": ("LINE 接続テスト", Category.SETTINGS),
