@@ -77,8 +77,25 @@ def publish(*, menu_set_id: int, revision_id: int) -> str:
     return f"published {len(rows)} tabs; {retired}"
 
 
+def unpublish(*, menu_set_id: int) -> str:
+    """The set was unpublished in Wagtail: it stops being the default, its aliases go, and its
+    menus are retired (friends linked to them are unlinked, then the menus deleted)."""
+    menu_set = MenuSet.objects.filter(pk=menu_set_id).first()
+    if menu_set is not None and menu_set.live:
+        return "published again"
+    rows = list(PublishedMenu.objects.filter(menu_set_id=menu_set_id, state=State.LIVE))
+    if not rows:
+        return "nothing on LINE"
+    with Gateway.from_settings() as gateway:
+        _default_menu(gateway, is_default=False, new=None, old=rows)
+        for alias in sorted({row.alias_id for row in rows}):
+            gateway.delete_rich_menu_alias(alias_id=alias)
+        PublishedMenu.objects.filter(pk__in=[row.pk for row in rows]).update(state=State.RETIRED)
+    return f"unpublished; {retire(menu_set_id=menu_set_id)}"
+
+
 def _default_menu(
-    gateway: Gateway, *, is_default: bool, new: PublishedMenu, old: list[PublishedMenu]
+    gateway: Gateway, *, is_default: bool, new: PublishedMenu | None, old: list[PublishedMenu]
 ) -> None:
     """Make the set's first tab the friends' default (or stop it being it). During 災害モード the
     default stays the emergency menu: the switch remembers the new one for its revert."""
@@ -88,7 +105,7 @@ def _default_menu(
     was_default = (switch.previous_default if switch else gateway.get_default_rich_menu()) in {
         row.rich_menu_id for row in old
     }
-    target = new.rich_menu_id if is_default else (NO_DEFAULT if was_default else None)
+    target = new.rich_menu_id if is_default and new is not None else (NO_DEFAULT if was_default else None)
     if target is None:
         return
     if switch is not None:

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.db import transaction
 from django_q.tasks import async_task
-from wagtail.signals import published
+from wagtail.signals import published, unpublished
 
 from richmenus.models import MenuSet
 
@@ -23,3 +23,13 @@ def on_published(sender: Any, instance: MenuSet, revision: Any = None, **kwargs:
 
 
 published.connect(on_published, sender=MenuSet, dispatch_uid="richmenus.published")
+
+
+def on_unpublished(sender: Any, instance: MenuSet, **kwargs: Any) -> None:
+    menu_set_id = instance.pk
+    transaction.on_commit(
+        lambda: async_task("richmenus.tasks.unpublish", menu_set_id, group="richmenus"), robust=True
+    )
+
+
+unpublished.connect(on_unpublished, sender=MenuSet, dispatch_uid="richmenus.unpublished")

@@ -9,6 +9,10 @@ def publish(menu_set_id: int, revision_id: int) -> str:
     return publishing.publish(menu_set_id=menu_set_id, revision_id=revision_id)
 
 
+def unpublish(menu_set_id: int) -> str:
+    return publishing.unpublish(menu_set_id=menu_set_id)
+
+
 def retire() -> str:
     return publishing.retire()
 

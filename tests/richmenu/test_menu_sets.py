@@ -358,3 +358,29 @@ def test_an_upload_of_the_wrong_shape_is_refused(settings: Any, tmp_path: Any) -
     menu_tab = tab("写真", "3x3", [area("a")])
     menu_tab.update(image_source="upload", image=square.pk)
     assert "縦横比が合いません" in errors_of(menu_tab)
+
+
+def test_unpublishing_a_set_takes_it_off_line(home_page: Page, line_channel: Any, emu: Any) -> None:
+    from richmenus import publish
+    from richmenus.models import PublishedMenu
+
+    menu_set = two_tabs(home_page)
+    menu_set.is_default = True
+    menu_set.live = False
+    menu_set.save()
+    with_revision = publish_revision(menu_set)
+    assert with_revision[0].startswith("published 2 tabs")
+    user = emu.create_user("大船渡 次郎")["user_id"]
+    emu.follow(user)
+    emu.tap(user, area=1)  # linked to tab 2 by the switch
+    assert emu.user_rich_menu(user)["source"] == "user"
+    from unittest import mock
+
+    with mock.patch("richmenus.signals.async_task"):
+        menu_set.unpublish()
+    assert publish.unpublish(menu_set_id=menu_set.pk).startswith("unpublished; retired 2 menus")
+    state = emu.rich_menus()
+    assert state["defaultRichMenuId"] is None and state["aliases"] == [] and state["richMenus"] == []
+    assert emu.user_rich_menu(user)["richMenu"] is None
+    assert not PublishedMenu.objects.filter(state__in=["live", "retired"]).exists()
+    assert publish.unpublish(menu_set_id=menu_set.pk) == "nothing on LINE"
