@@ -13,8 +13,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.conf import settings
 from django.contrib.contenttypes.fields import GenericRelation
+from django.core.exceptions import ValidationError
 from django.db import models
 from wagtail.admin.panels import FieldPanel, FieldRowPanel, HelpPanel, MultiFieldPanel
 from wagtail.contrib.settings.models import BaseGenericSetting, register_setting
@@ -25,6 +27,12 @@ from line_channel.richmenu_design.themes import THEMES
 from richmenus.blocks import TabStreamBlock
 
 ALIAS_PREFIX = "kairan"
+SEGMENT_OR_DEFAULT = (
+    "「友だち全員のメニュー」にするセットには配信グループを選べません。どちらかにしてください。"
+)
+EMERGENCY_ONLY = (
+    "災害時のセットは災害モードで切り替えて表示します。友だち全員のメニューや配信グループには設定できません。"
+)
 
 
 class MenuSet(WorkflowMixin, DraftStateMixin, LockableMixin, RevisionMixin, PreviewableMixin, models.Model):
@@ -56,6 +64,18 @@ class MenuSet(WorkflowMixin, DraftStateMixin, LockableMixin, RevisionMixin, Prev
         default=False,
         help_text="公開すると、個別のメニューがない友だち全員にこのセットの1つ目のタブが表示されます。",
     )
+    segment = models.ForeignKey(
+        "deliveries.Segment",
+        verbose_name="この配信グループの人だけに表示する",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text=(
+            "選ぶと、公開したときにこのグループの友だち一人ひとりにこのセットを表示します"
+            "（友だち全員のメニューより優先されます）。"
+        ),
+    )
     tabs = StreamField(TabStreamBlock(), verbose_name="タブ")
     created_at = models.DateTimeField("作成日時", auto_now_add=True)
     updated_at = models.DateTimeField("更新日時", auto_now=True)
@@ -76,6 +96,7 @@ class MenuSet(WorkflowMixin, DraftStateMixin, LockableMixin, RevisionMixin, Prev
                 FieldPanel("name"),
                 FieldRowPanel([FieldPanel("purpose"), FieldPanel("theme")]),
                 FieldPanel("is_default"),
+                FieldPanel("segment", widget=forms.Select),  # (the chooser's inline script breaks the CSP)
             ],
             heading="メニューセット",
         ),
@@ -89,6 +110,13 @@ class MenuSet(WorkflowMixin, DraftStateMixin, LockableMixin, RevisionMixin, Prev
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        super().clean()
+        if self.is_default and self.segment_id is not None:
+            raise ValidationError({"segment": SEGMENT_OR_DEFAULT})
+        if self.purpose == self.Purpose.EMERGENCY and (self.is_default or self.segment_id is not None):
+            raise ValidationError({"purpose": EMERGENCY_ONLY})
 
     @property
     def revisions(self) -> Any:

@@ -384,3 +384,42 @@ def test_unpublishing_a_set_takes_it_off_line(home_page: Page, line_channel: Any
     assert emu.user_rich_menu(user)["richMenu"] is None
     assert not PublishedMenu.objects.filter(state__in=["live", "retired"]).exists()
     assert publish.unpublish(menu_set_id=menu_set.pk) == "nothing on LINE"
+
+
+def test_a_set_for_a_segment_is_shown_to_its_friends_only(
+    home_page: Page, line_channel: Any, emu: Any, attribute_page: Any
+) -> None:
+    from deliveries.audience import validate
+    from deliveries.models import Segment
+    from tests.deliveries.test_audience import KUMA, MORI, OFUNATO, TOPICS, choice, resident
+
+    users = {}
+    for name, topic in (("bear", KUMA), ("bear2", KUMA), ("other", "c5-0")):
+        users[name] = emu.create_user(name)["user_id"]
+        emu.follow(users[name])
+        resident(attribute_page, users[name], home=MORI if name != "other" else OFUNATO, topics=[topic])
+    segment = Segment.objects.create(
+        name="クマ出没情報の希望者", definition=validate({"op": "and", "items": [choice(TOPICS, KUMA)]})
+    )
+    everyday = two_tabs(home_page)
+    everyday.is_default, everyday.live = True, False
+    everyday.save()
+    publish_revision(everyday)
+    bears = MenuSet(
+        name="クマ対策メニュー", segment=segment, tabs=clean(tab("クマ", "2x3", [area("クマ出没")]))
+    )
+    bears.live = False
+    bears.full_clean()
+    bears.save()
+    result, _revision = publish_revision(bears)
+    assert "2 friends of the segment linked" in result
+    from richmenus.models import PublishedMenu
+
+    bear_menu = PublishedMenu.objects.get(menu_set=bears, state="live").rich_menu_id
+    assert emu.user_rich_menu(users["bear"])["richMenu"]["richMenuId"] == bear_menu
+    assert emu.user_rich_menu(users["bear2"])["source"] == "user"
+    assert emu.user_rich_menu(users["other"])["source"] == "default"
+
+    bears.is_default = True
+    with pytest.raises(ValidationError, match="配信グループを選べません"):
+        bears.full_clean()
