@@ -262,3 +262,22 @@ class EmergencySettings(BaseGenericSetting):
 
     class Meta:
         verbose_name = "災害モードの設定"
+
+
+class SegmentMenuLink(models.Model):
+    """A friend of a set's 配信グループ whom we linked to the set (so a daily pass can link those
+    who joined the group since, and unlink those who left it)."""
+
+    menu_set = models.ForeignKey(MenuSet, on_delete=models.CASCADE, related_name="segment_links")
+    follower = models.ForeignKey("line_channel.Follower", on_delete=models.CASCADE, related_name="+")
+    linked_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "配信グループのメニュー表示"
+        verbose_name_plural = "配信グループのメニュー表示"
+        constraints = [
+            models.UniqueConstraint(fields=["menu_set", "follower"], name="richmenus_one_link_per_friend")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.menu_set_id}: {self.follower_id}"

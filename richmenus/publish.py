@@ -17,6 +17,7 @@ may run twice: every step is recorded in ``PublishedMenu`` and skipped when done
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 
 from django.db import transaction
 from wagtail.models import Revision
@@ -24,7 +25,7 @@ from wagtail.models import Revision
 from line_channel.gateway import Gateway, LineApiError
 from line_channel.ratelimit import RateLimited
 from richmenus.line_menus import line_tabs, remember_image
-from richmenus.models import MenuSet, PublishedMenu
+from richmenus.models import MenuSet, PublishedMenu, SegmentMenuLink
 
 log = logging.getLogger(__name__)
 State = PublishedMenu.State
@@ -82,18 +83,70 @@ def publish(*, menu_set_id: int, revision_id: int) -> str:
 
 def _link_segment(gateway: Gateway, menu_set: MenuSet, first: PublishedMenu) -> int:
     """Show the set to the friends of its 配信グループ: their first tab, linked per user in bulk
-    (500 a request). Friends who join the group later see it from the set's next publication."""
+    (500 a request), remembered in ``SegmentMenuLink`` for ``sync_segment_links``."""
+    linked = 0
+    for user_ids in _members(menu_set):
+        gateway.bulk_link_rich_menu(rich_menu_id=first.rich_menu_id, user_ids=user_ids)
+        _remember(menu_set, user_ids)
+        linked += len(user_ids)
+    return linked
+
+
+def _members(menu_set: MenuSet) -> Iterator[list[str]]:
     from deliveries import audience
     from deliveries.models import Segment
 
     segment = Segment.objects.filter(pk=menu_set.segment_id or 0).first()
-    if segment is None:
-        return 0
-    linked = 0
-    for user_ids in audience.recipients(segment.definition, chunk=500):
-        gateway.bulk_link_rich_menu(rich_menu_id=first.rich_menu_id, user_ids=user_ids)
-        linked += len(user_ids)
-    return linked
+    if segment is not None:
+        yield from audience.recipients(segment.definition, chunk=500)
+
+
+def _remember(menu_set: MenuSet, user_ids: list[str]) -> None:
+    from line_channel.models import Follower
+
+    followers = Follower.objects.filter(line_user_id__in=user_ids).values_list("pk", flat=True)
+    SegmentMenuLink.objects.bulk_create(
+        [SegmentMenuLink(menu_set=menu_set, follower_id=pk) for pk in followers], ignore_conflicts=True
+    )
+
+
+def sync_segment_links() -> str:
+    """Daily: friends who joined a set's 配信グループ since it was published see the set; those
+    who left it see the friends' default menu again. Not during 災害モード (the revert restores
+    what the switch found)."""
+    from line_channel.models import Follower
+    from richmenus.emergency import active
+
+    if active() is not None:
+        return "災害モード中"
+    joined = left = 0
+    sets = MenuSet.objects.filter(live=True).exclude(segment=None)
+    with Gateway.from_settings() as gateway:
+        for menu_set in sets:
+            first = PublishedMenu.objects.filter(menu_set=menu_set, state=State.LIVE, tab=1).first()
+            if first is None:
+                continue
+            members = {user_id for chunk in _members(menu_set) for user_id in chunk}
+            links = SegmentMenuLink.objects.filter(menu_set=menu_set)
+            known = set(links.values_list("follower__line_user_id", flat=True))
+            new = sorted(members - known)
+            for start in range(0, len(new), 500):
+                gateway.bulk_link_rich_menu(
+                    rich_menu_id=first.rich_menu_id, user_ids=new[start : start + 500]
+                )
+                _remember(menu_set, new[start : start + 500])
+            gone = sorted(known - members)
+            following = set(
+                Follower.objects.filter(line_user_id__in=gone, status=Follower.Status.FOLLOWING).values_list(
+                    "line_user_id", flat=True
+                )
+            )
+            leaving = [user_id for user_id in gone if user_id in following]
+            for start in range(0, len(leaving), 500):
+                gateway.bulk_unlink_rich_menu(user_ids=leaving[start : start + 500])
+            links.filter(follower__line_user_id__in=gone).delete()
+            joined, left = joined + len(new), left + len(gone)
+    return f"{joined} joined, {left} left"
 
 
 def unpublish(*, menu_set_id: int) -> str:
@@ -110,6 +163,7 @@ def unpublish(*, menu_set_id: int) -> str:
         for alias in sorted({row.alias_id for row in rows}):
             gateway.delete_rich_menu_alias(alias_id=alias)
         PublishedMenu.objects.filter(pk__in=[row.pk for row in rows]).update(state=State.RETIRED)
+    SegmentMenuLink.objects.filter(menu_set_id=menu_set_id).delete()
     return f"unpublished; {retire(menu_set_id=menu_set_id)}"
 
 

@@ -13,6 +13,10 @@ def unpublish(menu_set_id: int) -> str:
     return publishing.unpublish(menu_set_id=menu_set_id)
 
 
+def sync_segment_links() -> str:
+    return publishing.sync_segment_links()
+
+
 def retire() -> str:
     return publishing.retire()
 

@@ -420,6 +420,25 @@ def test_a_set_for_a_segment_is_shown_to_its_friends_only(
     assert emu.user_rich_menu(users["bear2"])["source"] == "user"
     assert emu.user_rich_menu(users["other"])["source"] == "default"
 
+    # The next day: one more friend wants クマ出没情報, one no longer does.
+    from residents.services import save_attributes
+    from richmenus import publish
+    from tests.residents.conftest import DISTRICT
+
+    users["late"] = emu.create_user("late")["user_id"]
+    emu.follow(users["late"])
+    resident(attribute_page, users["late"], home=MORI, topics=[KUMA])
+    save_attributes(
+        page=attribute_page,
+        line_user_id=users["bear2"],
+        answers={DISTRICT: MORI, TOPICS: ["c5-0"]},
+        actor="resident",
+    )
+    assert publish.sync_segment_links() == "1 joined, 1 left"
+    assert emu.user_rich_menu(users["late"])["richMenu"]["richMenuId"] == bear_menu
+    assert emu.user_rich_menu(users["bear2"])["source"] == "default"
+    assert publish.sync_segment_links() == "0 joined, 0 left"
+
     bears.is_default = True
     with pytest.raises(ValidationError, match="配信グループを選べません"):
         bears.full_clean()

@@ -64,6 +64,10 @@ SCHEDULES: tuple[ScheduleSpec, ...] = (
     ScheduleSpec("deliveries.tick", "deliveries.tasks.tick", Schedule.MINUTES, minutes=1),
     # リッチメニュー: 災害モード steps waiting for LINE; replaced menus retired (friends moved, then deleted).
     ScheduleSpec("richmenus.tick", "richmenus.tasks.tick", Schedule.MINUTES, minutes=1),
+    # Menus of a 配信グループ: friends who joined or left the group since the last pass.
+    ScheduleSpec(
+        "richmenus.segment_links", "richmenus.tasks.sync_segment_links", Schedule.CRON, cron="40 4 * * *"
+    ),
     ScheduleSpec(
         "line_channel.ratelimit.purge",
         "line_channel.tasks_outbox.purge_rate_windows",
