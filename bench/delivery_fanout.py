@@ -60,6 +60,7 @@ from outbox_fanout import (
     peak_rss_mb,
     read_ids,
     scratch_postgres,
+    setup_django,
     start_cluster,
     start_emulator,
     stop_cluster,
@@ -346,25 +347,14 @@ def main() -> None:
         emulator_setup = time.perf_counter() - started
         note(f"{args.friends + 1} friends in the emulator; migrating the {args.db} database")
 
-        import django
-
-        django.setup()
+        setup_django(channel)
         from django.conf import settings
-        from django.core.management import call_command
         from django.db import connection
 
-        call_command("migrate", verbosity=0)
-        call_command("createcachetable", verbosity=0)
         from deliveries.audience import validate
         from deliveries.models import DeliveryRun
         from line_channel import outbox
-        from line_channel.models import LineChannelSettings, OutboxItem
-
-        config = LineChannelSettings.load()
-        config.channel_id = channel["channelId"]
-        config.channel_secret = channel["channelSecret"]
-        config.access_token = channel["accessToken"]
-        config.save()
+        from line_channel.models import OutboxItem
 
         note("migrated; loading friends and 受信設定")
         started = time.perf_counter()

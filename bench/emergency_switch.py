@@ -37,6 +37,7 @@ from outbox_fanout import (  # (the helpers of the outbox bench)
     free_port,
     read_ids,
     scratch_postgres,
+    setup_django,
     start_emulator,
     wait_for_emulator,
 )
@@ -86,27 +87,16 @@ def main() -> None:
         ids_file = tmp / "friends.txt"
         create_followers(base, channel["channelId"], args.friends, ids_file)
 
-        import django
-
-        django.setup()
+        setup_django(channel)
         from django.contrib.auth.models import User
-        from django.core.management import call_command
         from django.db import connection
         from django.utils import timezone
 
-        call_command("migrate", verbosity=0)
-        call_command("createcachetable", verbosity=0)
         from line_channel.gateway import Gateway
-        from line_channel.models import LineChannelSettings
         from richmenus import emergency, publish
         from richmenus.demo import seed_rich_menus
         from richmenus.models import PublishedMenu
 
-        config = LineChannelSettings.load()
-        config.channel_id = channel["channelId"]
-        config.channel_secret = channel["channelSecret"]
-        config.access_token = channel["accessToken"]
-        config.save()
         staff = User.objects.create_superuser(username="bousai", email="bousai@example.jp", last_name="防災")
         with mock.patch("richmenus.signals.async_task"):
             sets = seed_rich_menus(publisher=staff)

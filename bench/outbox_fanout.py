@@ -107,6 +107,25 @@ def create_followers(base: str, channel_id: str, count: int, path: Path) -> None
             left -= batch
 
 
+def setup_django(channel: dict[str, Any]) -> None:
+    """Django on the bench's database: migrated, cache table made, LINE連携設定 aimed at the
+    emulator's channel (``channel`` as ``wait_for_emulator`` returns it)."""
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    call_command("createcachetable", verbosity=0)
+    from line_channel.models import LineChannelSettings
+
+    config = LineChannelSettings.load()
+    config.channel_id = channel["channelId"]
+    config.channel_secret = channel["channelSecret"]
+    config.access_token = channel["accessToken"]
+    config.save()
+
+
 def read_ids(path: Path) -> Iterator[str]:
     with path.open() as lines:
         for line in lines:
@@ -222,21 +241,9 @@ def main() -> None:
         create_followers(base, channel["channelId"], args.recipients + 1, ids_file)
         followers_seconds = time.monotonic() - started
 
-        import django
-
-        django.setup()
-        from django.core.management import call_command
-
-        call_command("migrate", verbosity=0)
-        call_command("createcachetable", verbosity=0)
+        setup_django(channel)
         from line_channel import outbox
-        from line_channel.models import LineChannelSettings, OutboxItem
-
-        config = LineChannelSettings.load()
-        config.channel_id = channel["channelId"]
-        config.channel_secret = channel["channelSecret"]
-        config.access_token = channel["accessToken"]
-        config.save()
+        from line_channel.models import OutboxItem
 
         ids = read_ids(ids_file)
         warm_up_user = next(ids)  # not a recipient: its push only proves the cluster is up
