@@ -162,11 +162,13 @@ def line_tabs(menu_set: Any, *, images: bool = True) -> list[TabMenu]:
     return result
 
 
-def describe_action(action: dict[str, Any]) -> str:
-    """What a tap does, in Japanese (the preview's and the manual's words)."""
+def describe_action(action: dict[str, Any], titles: list[str]) -> str:
+    """What a tap does, in Japanese (the preview's and the manual's words); ``titles`` are the
+    set's tab titles (a switch names the tab it goes to)."""
     kind = action["type"]
     if kind == "richmenuswitch":
-        return f"タブ「{action['label'].removesuffix('タブ')}」に切り替え"
+        target = int(action["data"].rsplit(":", 1)[1])
+        return f"タブ「{titles[target - 1]}」に切り替え"
     if kind == "message":
         return f"「{action['text']}」と送信"
     uri = action["uri"]
@@ -178,7 +180,9 @@ def describe_action(action: dict[str, Any]) -> str:
 def preview_tabs(menu_set: Any) -> list[dict[str, Any]]:
     """The tabs for the admin preview: image as a data URL, areas as percentages with their action."""
     preview = []
-    for tab in line_tabs(menu_set):
+    tabs = line_tabs(menu_set)
+    titles = [tab.title for tab in tabs]
+    for tab in tabs:
         width, height = tab.menu["size"]["width"], tab.menu["size"]["height"]
         encoded = base64.b64encode(tab.image).decode()
         areas = []
@@ -193,7 +197,7 @@ def preview_tabs(menu_set: Any) -> list[dict[str, Any]]:
                     "width": 100 * b["width"] / width,
                     "height": 100 * b["height"] / height,
                     "label": action.get("label", ""),
-                    "describe": describe_action(action),
+                    "describe": describe_action(action, titles),
                     "tab": target,
                 }
             )

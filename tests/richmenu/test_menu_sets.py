@@ -178,6 +178,7 @@ def test_the_preview_switches_tabs_and_describes_each_area(
         preview[0]["areas"][1]["tab"] == 2 and preview[0]["areas"][1]["describe"] == "タブ「防災」に切り替え"
     )
     assert preview[0]["areas"][4]["describe"] == "0192273111 に電話"
+    assert preview[0]["areas"][5]["describe"] == "タブ「防災」に切り替え"  # an area named 「防災へ」
     assert preview[0]["image"].startswith("data:image/png;base64,")
     response = menu_set.make_preview_request()  # (what Wagtail's preview panel shows)
     assert response.status_code == 200
