@@ -200,11 +200,7 @@ def _prepare(run: DeliveryRun) -> bool:
 
 def _send_test(run: DeliveryRun) -> None:
     """A test: one push per tester, so the page can show who received it."""
-    ids = list(
-        Tester.objects.filter(follower__status=Follower.Status.FOLLOWING).values_list(
-            "follower__line_user_id", flat=True
-        )
-    )
+    ids = Tester.line_user_ids()
     with transaction.atomic():
         if not OutboxItem.objects.filter(purpose=run.purpose).exists():
             for user_id in ids:

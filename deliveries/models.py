@@ -414,6 +414,14 @@ class Tester(models.Model):
     def __str__(self) -> str:
         return self.label
 
+    @classmethod
+    def line_user_ids(cls) -> list[str]:
+        """The LINE user ids of the testers who are friends now (test sends, 災害モード訓練)."""
+        from line_channel.models import Follower
+
+        rows = cls.objects.filter(follower__status=Follower.Status.FOLLOWING)
+        return [str(user_id) for user_id in rows.values_list("follower__line_user_id", flat=True)]
+
 
 @register_setting(icon="mail")
 class DeliverySettings(BaseGenericSetting):

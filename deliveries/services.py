@@ -213,11 +213,7 @@ def send_test(*, delivery: Delivery, user: Any) -> DeliveryRun:
 
     draft = delivery.get_latest_revision_as_object()
     assert isinstance(draft, Delivery)
-    ids = list(
-        Tester.objects.filter(follower__status=Follower.Status.FOLLOWING).values_list(
-            "follower__line_user_id", flat=True
-        )
-    )
+    ids = Tester.line_user_ids()
     if not ids:
         raise DeliveryError(
             "テスターがいません。「配信 → テスター」で、職員の LINE アカウントを登録してください。"

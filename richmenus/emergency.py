@@ -356,23 +356,18 @@ def _sources(emergency: MenuSet) -> list[str]:
 def _current(rich_menu_id: str) -> str:
     """The menu to go back to: ``rich_menu_id``, or what replaced it if its set was republished
     during the emergency (the same tab of the set's live revision)."""
+    from richmenus.publish import _replacement
+
     row = PublishedMenu.objects.filter(rich_menu_id=rich_menu_id).first()
     if row is None or row.state == PublishedMenu.State.LIVE:
         return rich_menu_id
-    live = PublishedMenu.objects.filter(menu_set_id=row.menu_set_id, state=PublishedMenu.State.LIVE)
-    replacement = live.filter(tab=row.tab).first() or live.filter(tab=1).first()
-    return replacement.rich_menu_id if replacement is not None else rich_menu_id
+    return _replacement(row) or rich_menu_id
 
 
 def _testers() -> list[str]:
     from deliveries.models import Tester
-    from line_channel.models import Follower
 
-    return list(
-        Tester.objects.filter(follower__status=Follower.Status.FOLLOWING).values_list(
-            "follower__line_user_id", flat=True
-        )
-    )
+    return Tester.line_user_ids()
 
 
 def _name(user: Any) -> str:
