@@ -74,11 +74,13 @@ def add_emergency_panel(request: HttpRequest, panels: list[Any]) -> None:
 
 @hooks.register("insert_editor_js")
 def area_editor_js() -> str:
-    """The visual area editor of the メニューセット's tabs (it does nothing on other editors)."""
+    """The visual area editor of the メニューセット's tabs (it does nothing on other editors): its
+    geometry, then the editor that uses it (deferred scripts run in order)."""
     from django.templatetags.static import static
-    from django.utils.html import format_html
+    from django.utils.html import format_html_join
 
-    return format_html('<script src="{}" defer></script>', static("richmenus/area-editor.js"))
+    scripts = ("richmenus/area-geometry.js", "richmenus/area-editor.js")
+    return format_html_join("", '<script src="{}" defer></script>', ((static(name),) for name in scripts))
 
 
 @hooks.register("insert_global_admin_css")

@@ -1,11 +1,11 @@
-"""The visual area editor of メニューセット tabs (richmenus/static/richmenus/area-editor.js), in a
+"""The visual area editor of メニューセット tabs (richmenus/static/richmenus/area-*.js), in a
 real browser: the canvas shows where a standard layout puts the areas (the server's own grid,
 written into the numeric fields), dragging, resizing, typing and the arrow keys move the areas in
 a free layout, overlaps are reported in red, and what is saved is what was drawn."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -16,15 +16,6 @@ from richmenus.models import MenuSet
 from tests.conftest import sign_in_as_system_admin
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
-
-
-@pytest.fixture(autouse=True)
-def quiet_editor(page: Any) -> Iterator[None]:
-    """Leave the editor before the database is flushed: requests it still makes to the live
-    server (Wagtail's editor pings) must not write to the operation log in between."""
-    yield
-    page.goto("about:blank")
-    page.wait_for_timeout(500)
 
 
 ADD_URL = "/admin/snippets/richmenus/menuset/add/"

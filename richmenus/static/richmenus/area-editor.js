@@ -5,67 +5,19 @@
 // with the tab strip and the areas over it, lets staff drag (move) and resize them, or use the
 // arrow keys, and writes back into the fields. With a standard layout it shows, and writes, the
 // bounds the server will give the areas (the same grid as line_channel/richmenu_design/layouts.py
-// and richmenus.blocks.layout_problems), so what staff see is what is saved.
+// and richmenus.blocks.layout_problems, computed by area-geometry.js, which loads first and
+// shares its functions through window.KairanAreaEditor), so what staff see is what is saved.
 //
-// CSP-safe: a static file, no inline handlers, no eval; only element.style is set.
+// CSP-safe: static files, no inline handlers, no eval; only element.style is set.
 (() => {
   "use strict";
 
-  const WIDTH = 2500;
-  const HEIGHTS = { large: 1686, compact: 843 };
-  const HEADER = { large: 200, compact: 150 }; // layouts.TAB_HEADER_HEIGHT
-  const MAX_AREAS = 20; // LINE: areas of one rich menu, tabs included
-  const GRIDS = { "3x3": [3, 3], "2x3": [2, 3], "4x3": [3, 4], tabs_3x2: [2, 3] }; // rows, cols
-  const SNAP = 10;
+  const { WIDTH, HEIGHTS, SNAP, tabRects, layoutTiles, snap, stepBounds, check } = window.KairanAreaEditor;
   const DRAG_THRESHOLD = 3; // screen px before a press becomes a drag
   const FIELDS = ["x", "y", "width", "height"];
   const BOUND_INPUT = /-value-areas-\d+-value-(x|y|width|height)$/;
 
   const editors = new Map(); // the tab's block element -> its editor
-
-  // --- geometry (the server's, in image pixels) ---------------------------------------------
-
-  // Python's round(): halves go to the even neighbour (round(346.5) == 346).
-  function pyRound(value) {
-    const floor = Math.floor(value);
-    const rest = value - floor;
-    if (rest > 0.5) return floor + 1;
-    if (rest < 0.5) return floor;
-    return floor % 2 === 0 ? floor : floor + 1;
-  }
-
-  // layouts._split: ``parts`` consecutive [start, length] spans covering ``length`` exactly.
-  function split(start, length, parts) {
-    const edges = [];
-    for (let i = 0; i <= parts; i += 1) edges.push(start + pyRound((length * i) / parts));
-    return edges.slice(0, parts).map((edge, i) => [edge, edges[i + 1] - edge]);
-  }
-
-  function tabRects(size, count) {
-    return split(0, WIDTH, count).map(([x, w]) => ({ x, y: 0, width: w, height: HEADER[size] }));
-  }
-
-  // blocks.tab_layout + layouts.grid: the tiles of a standard layout, or null for "free".
-  function layoutTiles(name, size, tabCount) {
-    let layout = name;
-    if (!(layout in GRIDS)) return null;
-    if (layout === "tabs_3x2" && tabCount < 2) layout = "2x3"; // one tab: no strip to leave room for
-    const [rows, cols] = GRIDS[layout];
-    const height = HEIGHTS[size];
-    const top = tabCount > 1 ? HEADER[size] : 0;
-    const tiles = [];
-    for (const [y, h] of split(top, height - top, rows)) {
-      for (const [x, w] of split(0, WIDTH, cols)) tiles.push({ x, y, width: w, height: h });
-    }
-    return tiles;
-  }
-
-  function overlaps(a, b) {
-    return a.x < b.x + b.width && b.x < a.x + a.width && a.y < b.y + b.height && b.y < a.y + a.height;
-  }
-
-  const snap = (value) => Math.round(value / SNAP) * SNAP;
-  const clamp = (value, low, high) => Math.min(Math.max(value, low), high);
 
   // --- the form: tabs and areas as Wagtail renders them ----------------------------------------
 
@@ -107,10 +59,15 @@
     return tabs;
   }
 
-  function areasOf(tab) {
+  // The tab's layout field and its areas field (siblings in the tab's StructBlock).
+  function fieldsOf(tab) {
     const field = tab.layoutSelect.closest('[data-contentpath="layout"]');
     const struct = field && field.parentElement;
-    const areasField = struct && struct.querySelector(':scope > [data-contentpath="areas"]');
+    return { field, areasField: struct && struct.querySelector(':scope > [data-contentpath="areas"]') };
+  }
+
+  function areasOf(tab) {
+    const { areasField } = fieldsOf(tab);
     const container = areasField && areasField.querySelector("[data-streamfield-list-container]");
     return liveChildren(container)
       .map((child) => {
@@ -160,6 +117,13 @@
     return element;
   }
 
+  // Give ``parent`` exactly ``count`` children (new ones are ``className`` divs); returns them.
+  function fill(parent, count, className) {
+    while (parent.children.length > count) parent.lastElementChild.remove();
+    while (parent.children.length < count) make("div", className, parent);
+    return parent.children;
+  }
+
   let uid = 0;
 
   class TabEditor {
@@ -189,9 +153,7 @@
     }
 
     insert() {
-      const field = this.tab.layoutSelect.closest('[data-contentpath="layout"]');
-      const struct = field && field.parentElement;
-      const areasField = struct && struct.querySelector(':scope > [data-contentpath="areas"]');
+      const { field, areasField } = fieldsOf(this.tab);
       if (areasField) areasField.before(this.root);
       else if (field) field.after(this.root);
     }
@@ -252,7 +214,7 @@
       const tiles = this.place(state);
       const strip = state.tabCount > 1 ? tabRects(state.size, state.tabCount) : [];
       const bounds = state.areas.map(readBounds);
-      const { problems, bad } = this.check(state, tiles, strip, bounds);
+      const { problems, bad } = check(bounds, state.height, tiles, strip);
 
       this.canvas.setAttribute("aria-label", `タブ ${state.number} の配置`);
       this.canvas.style.aspectRatio = `${WIDTH} / ${state.height}`;
@@ -291,57 +253,6 @@
       this.problems.hidden = problems.length === 0;
     }
 
-    // blocks.layout_problems and layouts.check_layout, with the same wording.
-    check(state, tiles, strip, bounds) {
-      const problems = [];
-      const bad = new Set();
-      const total = strip.length + state.areas.length;
-      if (total > MAX_AREAS) {
-        problems.push(
-          `タブの見出し（${strip.length}）とエリアを合わせて${MAX_AREAS}個までです（現在 ${total} 個）`,
-        );
-      }
-      if (tiles) {
-        if (state.areas.length > tiles.length) {
-          problems.push(
-            `このレイアウトのエリアは${tiles.length}個です（現在 ${state.areas.length} 個）。` +
-              "多い分を消すか、レイアウトを「自由」にしてください",
-          );
-          for (let i = tiles.length; i < state.areas.length; i += 1) bad.add(i);
-        }
-        return { problems, bad };
-      }
-      bounds.forEach((rect, i) => {
-        const number = i + 1;
-        if (!rect) {
-          problems.push(`エリア ${number} の位置と大きさを数字で入れてください`);
-          bad.add(i);
-          return;
-        }
-        if (rect.width <= 0 || rect.height <= 0) {
-          problems.push(`エリア ${number} の幅か高さが 0 以下です`);
-          bad.add(i);
-        }
-        if (rect.x < 0 || rect.y < 0 || rect.x + rect.width > WIDTH || rect.y + rect.height > state.height) {
-          problems.push(`エリア ${number} が画像（${WIDTH}×${state.height}）からはみ出しています`);
-          bad.add(i);
-        }
-        bounds.forEach((other, j) => {
-          if (j <= i || !other || !overlaps(rect, other)) return;
-          problems.push(`エリア ${number} と ${j + 1} が重なっています`);
-          bad.add(i);
-          bad.add(j);
-        });
-      });
-      bounds.forEach((rect, i) => {
-        if (rect && strip.some((tabRect) => overlaps(rect, tabRect))) {
-          problems.push(`エリア ${i + 1} がタブの見出しと重なっています`);
-          bad.add(i);
-        }
-      });
-      return { problems, bad };
-    }
-
     // An uploaded image: its chooser's thumbnail, stretched under the areas (a guide only).
     drawImage() {
       const source = byId(`${this.tab.prefix}-value-image_source`);
@@ -357,10 +268,9 @@
     }
 
     drawStrip(strip, state) {
-      while (this.strip.children.length > strip.length) this.strip.lastElementChild.remove();
-      while (this.strip.children.length < strip.length) make("div", "rm-editor__tab", this.strip);
+      const elements = fill(this.strip, strip.length, "rm-editor__tab");
       strip.forEach((rect, i) => {
-        const element = this.strip.children[i];
+        const element = elements[i];
         position(element, rect, state.height);
         setText(element, state.titles[i] || `タブ ${i + 1}`);
         element.classList.toggle("rm-editor__tab--current", i === state.number - 1);
@@ -369,11 +279,10 @@
     }
 
     drawSlots(tiles, state) {
-      while (this.slots.children.length > tiles.length) this.slots.lastElementChild.remove();
-      while (this.slots.children.length < tiles.length) make("div", "rm-editor__slot", this.slots);
+      const elements = fill(this.slots, tiles.length, "rm-editor__slot");
       tiles.forEach((rect, i) => {
-        position(this.slots.children[i], rect, state.height);
-        setText(this.slots.children[i], "空き");
+        position(elements[i], rect, state.height);
+        setText(elements[i], "空き");
       });
     }
 
@@ -469,21 +378,11 @@
         this.makeFree(drag.state);
         this.root.classList.add("rm-editor--dragging");
       }
-      const { x, y, width, height } = drag.bounds;
-      const imageHeight = drag.state.height;
-      const next = { x, y, width, height };
       // In steps of 10 px from where the area was (so a layout's edges, e.g. 833, stay reachable
       // and an axis the pointer did not move does not change), kept inside the image.
       const stepX = snap(dx / drag.scale);
       const stepY = snap(dy / drag.scale);
-      if (drag.resize) {
-        next.width = clamp(width + stepX, Math.min(width, SNAP), Math.max(width, WIDTH - x));
-        next.height = clamp(height + stepY, Math.min(height, SNAP), Math.max(height, imageHeight - y));
-      } else {
-        next.x = clamp(x + stepX, Math.min(x, 0), Math.max(x, WIDTH - width));
-        next.y = clamp(y + stepY, Math.min(y, 0), Math.max(y, imageHeight - height));
-      }
-      writeBounds(drag.area, next, ["input"]);
+      writeBounds(drag.area, stepBounds(drag.bounds, drag.state.height, stepX, stepY, drag.resize), ["input"]);
       this.refresh();
     }
 
@@ -520,16 +419,7 @@
       const grabbed = this.grab(element);
       if (!grabbed) return;
       event.preventDefault();
-      const { x, y, width, height } = grabbed.bounds;
-      const imageHeight = grabbed.state.height;
-      const next = { x, y, width, height };
-      if (event.shiftKey) {
-        next.width = clamp(width + step[0] * SNAP, Math.min(width, SNAP), Math.max(width, WIDTH - x));
-        next.height = clamp(height + step[1] * SNAP, Math.min(height, SNAP), Math.max(height, imageHeight - y));
-      } else {
-        next.x = clamp(x + step[0] * SNAP, Math.min(x, 0), Math.max(x, WIDTH - width));
-        next.y = clamp(y + step[1] * SNAP, Math.min(y, 0), Math.max(y, imageHeight - height));
-      }
+      const next = stepBounds(grabbed.bounds, grabbed.state.height, step[0] * SNAP, step[1] * SNAP, event.shiftKey);
       if (FIELDS.every((name) => next[name] === grabbed.bounds[name])) return;
       this.makeFree(grabbed.state);
       writeBounds(grabbed.area, next);
