@@ -54,7 +54,10 @@ def page(browser: Any, live_server: Any, django_db_serialized_rollback: None) ->
 
     The live server needs a transactional database; serialized rollback brings
     back what migrations created (roles, the Wagtail tree) after earlier
-    transactional tests flushed it.
+    transactional tests flushed it. At the end the tab leaves the site and waits a moment, so
+    that no request of the page (Wagtail's editor pings, a LIFF page's polling) reaches the live
+    server between the database flush and the next test's restore (it would write there, e.g.
+    to the operation log, whose chain would then be out of step).
     """
     context = browser.new_context(
         viewport={"width": 1366, "height": 768},
@@ -74,6 +77,9 @@ def page(browser: Any, live_server: Any, django_db_serialized_rollback: None) ->
         ),
     )
     yield tab
+    if not tab.is_closed():
+        tab.goto("about:blank")
+        tab.wait_for_timeout(300)
     context.close()
 
 
