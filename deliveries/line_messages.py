@@ -146,12 +146,23 @@ def _page(page: Any) -> Any:
     return page.specific
 
 
+def _is_answer(page: Any) -> bool:
+    from chatbot.models import AnswerPage
+
+    return isinstance(page, AnswerPage)
+
+
 def _button_action(value: Any, base: str) -> dict[str, Any]:
     action = value.get("action")
     if action == "url" and value.get("url"):
         return {"type": "uri", "uri": str(value["url"])}
     if action == "page":
-        return {"type": "uri", "uri": page_link(_page(value.get("page")), base_url=base)}
+        page = _page(value.get("page"))
+        if _is_answer(page):  # a chatbot answer: the tap starts that conversation
+            from chatbot.actions import page_action
+
+            return page_action(page, label=str(value.get("label") or page.title))
+        return {"type": "uri", "uri": page_link(page, base_url=base)}
     if action == "postback" and value.get("data"):
         postback = {"type": "postback", "data": str(value["data"])}
         if value.get("display_text"):
@@ -204,6 +215,10 @@ def _message(kind: str, value: Any, base: str) -> dict[str, Any]:
         hero = _rendition_url(image, HERO_SPEC, base) if image is not None else None
         label = value.get("button_label") or DEFAULT_PAGE_BUTTON
         button = (label, {"type": "uri", "uri": page_link(page, base_url=base)})
+        if _is_answer(page):
+            from chatbot.actions import page_action
+
+            button = (label, page_action(page, label=label))
         return _flex(page.title, bubble(page.title, body, image_url=hero, buttons=[button]))
     raise ValidationError(f"この種類のメッセージ（{kind}）は送れません。")
 
@@ -399,6 +414,24 @@ def _preview_item(message: Any, alt: str) -> dict[str, Any]:
         }
     if kind == "flex" and (card := _card(message)):
         return {"kind": "card", "label": "カード", "alt_text": message.get("altText") or "", **card}
+    template = message.get("template") if kind == "template" else None
+    if isinstance(template, dict) and template.get("type") in ("buttons", "carousel"):
+        columns = template.get("columns") if template["type"] == "carousel" else [template]
+        cards = [
+            {
+                "hero": column.get("thumbnailImageUrl"),
+                "title": str(column.get("title") or ""),
+                "body": [str(column.get("text") or "")],
+                "buttons": [
+                    {"label": str(action.get("label") or ""), "style": "link"}
+                    for action in column.get("actions") or []
+                ],
+            }
+            for column in columns or []
+            if isinstance(column, dict)
+        ]
+        label = "カルーセル" if template["type"] == "carousel" else "ボタン付きメッセージ"
+        return {"kind": "carousel", "label": label, "alt_text": message.get("altText") or "", "cards": cards}
     alt_text = message.get("altText") if isinstance(message, dict) else None
     return {"kind": "unsupported", "label": "メッセージ", "text": UNSUPPORTED, "alt_text": alt_text or ""}
 
@@ -417,9 +450,17 @@ def preview_context(
     item per message (``kind``: text, image, card or unsupported)."""
     alts = list(alt_texts or [])
     items = []
+    quick_replies: list[dict[str, Any]] = []
     for index, message in enumerate(messages or []):
         item = _preview_item(message, alts[index] if index < len(alts) else "")
         item["number"] = index + 1
         items.append(item)
+        quick = message.get("quickReply") if isinstance(message, dict) else None
+        if isinstance(quick, dict):  # (LINE shows the last message's quick reply buttons)
+            quick_replies = [
+                {"label": str((entry.get("action") or {}).get("label") or ""), "action": entry.get("action")}
+                for entry in quick.get("items") or []
+            ]
     name = bot_display_name()
-    return {"talk_preview": {"bot_name": name, "bot_initial": name[:1], "messages": items}}
+    talk = {"bot_name": name, "bot_initial": name[:1], "messages": items, "quick_replies": quick_replies}
+    return {"talk_preview": talk}

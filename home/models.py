@@ -6,6 +6,7 @@ from wagtail.admin.panels import FieldPanel, MultiFieldPanel
 from wagtail.contrib.forms.panels import FormSubmissionsPanel
 from wagtail.fields import RichTextField
 from wagtail.models import Page
+from wagtail.search import index
 
 from home.forms.models import BaseFormPage
 
@@ -17,6 +18,7 @@ class HomePage(Page):
     body = RichTextField(_("本文"), blank=True)
 
     content_panels = [*Page.content_panels, FieldPanel("lead"), FieldPanel("body")]
+    search_fields = [*Page.search_fields, index.SearchField("lead"), index.SearchField("body")]
 
     max_count = 1
     parent_page_types = ["wagtailcore.Page"]
@@ -33,6 +35,7 @@ class StandardPage(Page):
     body = RichTextField(_("本文"), blank=True)
 
     content_panels = [*Page.content_panels, FieldPanel("lead"), FieldPanel("body")]
+    search_fields = [*Page.search_fields, index.SearchField("lead"), index.SearchField("body")]
 
     class Meta:
         verbose_name = _("標準ページ")

@@ -278,12 +278,30 @@ class HandlerContext:
 
     gateway_factory: Callable[[], Gateway] = _default_gateway
     _gateway: Gateway | None = None
+    _reply_gateway: Gateway | None = None
     _deferred: dict[str, Callable[[], object]] = field(default_factory=dict)
 
     def gateway(self) -> Gateway:
         if self._gateway is None:
             self._gateway = self.gateway_factory()
         return self._gateway
+
+    def reply_gateway(self) -> Gateway:
+        """A gateway that tries once per call (the outbox must know whether a reply token may
+        have been used), made on first use."""
+        if self._reply_gateway is None:
+            self._reply_gateway = Gateway.from_settings(attempts=1)
+        return self._reply_gateway
+
+    def send_soon(self, item_pk: int) -> None:
+        """Send outbox item ``item_pk`` (a reply) once the claimed events are marked, from this
+        worker, rather than waiting for an outbox sender."""
+        from line_channel.outbox import send_now
+
+        self.after_batch(
+            f"outbox:{item_pk}",
+            lambda: send_now(item_pk, gateway=self.gateway(), reply_gateway=self.reply_gateway()),
+        )
 
     def after_batch(self, key: str, work: Callable[[], object]) -> None:
         self._deferred.setdefault(key, work)
@@ -297,9 +315,10 @@ class HandlerContext:
                 log.exception("deferred webhook work %s failed", key)
 
     def close(self) -> None:
-        if self._gateway is not None:
-            self._gateway.close()
-            self._gateway = None
+        for gateway in (self._gateway, self._reply_gateway):
+            if gateway is not None:
+                gateway.close()
+        self._gateway = self._reply_gateway = None
 
 
 Handler = Callable[[InboundEvent, HandlerContext], None]

@@ -592,5 +592,15 @@ def send_claimed(item: OutboxItem, *, gateway: Gateway, reply_gateway: Gateway |
         return _record(item, state=State.FAILED, error=f"送信内容が不正です: {exc}"[:2000])
 
 
+def send_now(pk: int, *, gateway: Gateway, reply_gateway: Gateway | None = None) -> str:
+    """Send item ``pk`` from this process now, unless a sender claimed it first (the claim keeps
+    it exactly-once): how an answer to a resident goes out as soon as its event is processed,
+    without waiting for a pump. Returns the new state, "" when someone else has the item."""
+    item = claim(pk)
+    if item is None:
+        return ""
+    return send_claimed(item, gateway=gateway, reply_gateway=reply_gateway)
+
+
 def pending_count() -> int:
     return OutboxItem.objects.filter(state__in=PENDING).count()

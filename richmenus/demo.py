@@ -60,11 +60,19 @@ def _link(label: str, icon: str, slug: str) -> dict[str, Any]:
     return _area(label, icon, "page", page=page)
 
 
+def _chat(label: str, icon: str, slug: str, fallback: str) -> dict[str, Any]:
+    """An area that starts a chatbot scenario (its answer page), or sends ``fallback`` as text."""
+    from chatbot.demo import answer_page
+
+    page = answer_page(slug)
+    return _area(label, icon, "page", page=page) if page else _area(label, icon, "text", text=fallback)
+
+
 def _everyday() -> list[dict[str, Any]]:
     living = [
-        _area("ごみ・リサイクル", "garbage", "text", text="ごみの出し方"),
-        _link("子育て", "childcare", "kosodate"),
-        _link("健康・検診", "health", "kenkou"),
+        _chat("ごみ・リサイクル", "garbage", "gomi", "ごみの出し方"),
+        _chat("子育て", "childcare", "kosodate", "子育て"),
+        _chat("健康・検診", "health", "kenko", "健康"),
         _area("予約", "reservation", "text", text="予約"),
         _area("通報", "report", "text", text="道路や公園の不具合を通報する"),
         _area("防災", "disaster", "tab", tab=2),
@@ -73,14 +81,14 @@ def _everyday() -> list[dict[str, Any]]:
         _link("受信設定", "settings", "jushin-settei"),
     ]
     safety = [
-        _link("避難所", "shelter", "bousai"),
+        _chat("避難所", "shelter", "hinanjo", "避難所"),
         _link("防災情報", "disaster", "bousai"),
         _area("クマ出没", "bear", "text", text="クマ出没情報"),
         _area("気象・河川", "weather", "text", text="気象・河川の情報"),
         _link("道路・公園", "roads", "douro"),
         _link("お知らせ", "notice", "oshirase"),
         _area("安否確認", "safety", "text", text="安否確認"),
-        _area("問い合わせ", "contact", "text", text="問い合わせ"),
+        _chat("問い合わせ", "contact", "toiawase", "問い合わせ"),
         _area("アンケート", "survey", "text", text="アンケート"),
         _area("予約", "reservation", "text", text="予約"),
         _area("くらしへ", "homepage", "tab", tab=1),
@@ -91,7 +99,7 @@ def _everyday() -> list[dict[str, Any]]:
 
 def _emergency() -> list[dict[str, Any]]:
     areas = [
-        _link("避難所", "shelter", "bousai"),
+        _chat("避難所", "shelter", "hinanjo", "避難所"),
         _link("防災情報", "disaster", "bousai"),
         _area("安否確認", "safety", "text", text="安否確認"),
         _area("気象・河川", "weather", "text", text="気象・河川の情報"),

@@ -12,12 +12,10 @@ import base64
 import io
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urljoin
 
-from django.conf import settings
 from PIL import Image
 
-from deliveries.line_messages import page_link
+from chatbot.actions import page_action
 from line_channel.richmenu_design.layouts import SIZES, Area, tab_rects
 from line_channel.richmenu_design.render import MAX_BYTES, encode_png, render_menu
 from richmenus.blocks import tab_layout
@@ -42,24 +40,12 @@ def _tabs(menu_set: Any) -> list[Any]:
     return [child.value for child in menu_set.tabs]
 
 
-def _page_uri(page: Any) -> str:
-    """Form pages open inside LINE (LIFF); other pages in the browser."""
-    from home.forms.models import BaseFormPage
-
-    specific = page.specific
-    if isinstance(specific, BaseFormPage):
-        return page_link(specific)
-    parts = specific.get_url_parts()
-    path = parts[2] if parts else "/"
-    return urljoin(settings.WAGTAILADMIN_BASE_URL.rstrip("/") + "/", path.lstrip("/"))
-
-
 def area_action(area: Any, menu_set: Any) -> dict[str, Any]:
     """The LINE action of an area."""
     label = area["label"]
     kind = area["action"]
     if kind == "page":
-        return {"type": "uri", "label": label, "uri": _page_uri(area["page"])}
+        return page_action(area["page"], label=label)
     if kind == "url":
         return {"type": "uri", "label": label, "uri": str(area["url"])}
     if kind == "text":
@@ -171,6 +157,8 @@ def describe_action(action: dict[str, Any], titles: list[str]) -> str:
         return f"タブ「{titles[target - 1]}」に切り替え"
     if kind == "message":
         return f"「{action['text']}」と送信"
+    if kind == "postback":
+        return f"チャットボット「{action['displayText']}」を開始"
     uri = action["uri"]
     if uri.startswith("tel:"):
         return f"{uri[4:]} に電話"

@@ -40,6 +40,10 @@ EXPECTED_ORDER = [
     "richmenu-images",
     "emergency",
     "emergency-rehearsal",
+    "chatbot",
+    "chatbot-keywords",
+    "chatbot-free-text",
+    "scraper",
     "emulator",
     "manual",
 ]

@@ -78,6 +78,8 @@ INSTALLED_APPS = [
     "residents",  # 受信設定 (resident attributes)
     "deliveries",  # 配信: audiences (segments), deliveries, history
     "richmenus",  # リッチメニュー: menu sets with tabs, publishing, emergency mode
+    "chatbot",  # チャットボット: answer pages, keywords, conversations, 未回答の質問
+    "scraper",  # ホームページ取り込み: the city's website as chatbot answers
     "search",
     "line_channel",
     "wagtail.contrib.forms",
@@ -294,7 +296,22 @@ KAIRAN_CITY_NAME = env_str("KAIRAN_CITY_NAME", "大船渡市")
 KAIRAN_CITY_LOGO_URL = env_str("KAIRAN_CITY_LOGO_URL", "")  # default: our own mark in static
 WAGTAIL_SITE_NAME = f"{KAIRAN_CITY_NAME} Kairan"
 WAGTAILADMIN_BASE_URL = env_str("KAIRAN_BASE_URL", "http://127.0.0.1:8000")
-WAGTAILSEARCH_BACKENDS = {"default": {"BACKEND": "wagtail.search.backends.database"}}
+# Search: our Japanese BM25 backend on the database (search/backend.py; `manage.py update_index`
+# indexes existing content). KAIRAN_SEARCH_URL (an Elasticsearch 8 or OpenSearch URL; OpenSearch
+# with KAIRAN_SEARCH_ENGINE=opensearch2|opensearch3) switches to Wagtail's backend for it with a
+# kuromoji analyzer (search/elastic.py).
+KAIRAN_SEARCH_URL = env_str("KAIRAN_SEARCH_URL", "")
+WAGTAILSEARCH_BACKENDS = {
+    "default": {
+        "BACKEND": "search.elastic",
+        "URLS": [KAIRAN_SEARCH_URL],
+        "ENGINE": env_choice(
+            "KAIRAN_SEARCH_ENGINE", "elasticsearch8", ("elasticsearch8", "opensearch2", "opensearch3")
+        ),
+    }
+    if KAIRAN_SEARCH_URL
+    else {"BACKEND": "search.backend"}
+}
 WAGTAILDOCS_EXTENSIONS = ["csv", "docx", "odt", "pdf", "pptx", "txt", "xlsx", "zip"]
 WAGTAILDOCS_MAX_UPLOAD_SIZE = 10 * 1024 * 1024
 WAGTAIL_ENABLE_UPDATE_CHECK = False

@@ -129,6 +129,9 @@ def load_demo() -> list[tuple[DemoLogin, str]]:
     from deliveries.demo import seed_deliveries
 
     seed_deliveries(author=User.objects.get(username="editor"))
+    from chatbot.demo import seed_chatbot
+
+    seed_chatbot(home=home, publisher=User.objects.get(username="approver"))
     from richmenus.demo import seed_rich_menus
 
     seed_rich_menus(publisher=User.objects.get(username="approver"))

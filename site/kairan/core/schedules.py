@@ -68,6 +68,8 @@ SCHEDULES: tuple[ScheduleSpec, ...] = (
     ScheduleSpec(
         "richmenus.segment_links", "richmenus.tasks.sync_segment_links", Schedule.CRON, cron="40 4 * * *"
     ),
+    # ホームページ取り込み: the city's website read again into chatbot answers (02:30, Asia/Tokyo).
+    ScheduleSpec("scraper.sync", "scraper.tasks.sync_all", Schedule.CRON, cron="30 2 * * *"),
     ScheduleSpec(
         "line_channel.ratelimit.purge",
         "line_channel.tasks_outbox.purge_rate_windows",

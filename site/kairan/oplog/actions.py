@@ -34,6 +34,8 @@ ACTIONS: dict[str, tuple[str, Category]] = {
     "kairan.emergency.approved": ("災害モードへの切替の承認", Category.WRITE),
     "kairan.emergency.off": ("災害モードの解除", Category.WRITE),
     "kairan.emergency.step": ("災害モードの処理（LINE）", Category.SYSTEM),
+    "scraper.run_requested": ("ホームページ取り込みの実行", Category.WRITE),
+    "kairan.chatbot.test_send": ("チャットボットのテスト送信", Category.WRITE),
     "line.connection_test": ("LINE 接続テスト", Category.SETTINGS),
     "line.webhook_register": ("LINE Webhook URL の設定とテスト", Category.SETTINGS),
 }

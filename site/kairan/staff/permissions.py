@@ -21,7 +21,7 @@ from kairan.staff.roles import ADMIN, APPROVER, EDITOR, ROLES, VIEWER
 PRIVATE_APPS = ("auth", "axes", "otp_totp", "django_q", "oplog", "sessions", "contenttypes", "staff", "core")
 # "view_" permissions that are not a plain read of a screen every reader may see: residents'
 # personal data is for the システム管理者 and whom they grant it to.
-PRIVATE_VIEW_CODENAMES = ("view_personal_data",)
+PRIVATE_VIEW_CODENAMES = ("view_personal_data", "view_unanswered_text")
 
 PAGE_PERMISSIONS = {
     ADMIN: ("add", "bulk_delete", "change", "lock", "publish", "unlock"),
@@ -54,8 +54,14 @@ FEATURE_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
     APPROVER: {
         "deliveries": _DELIVERY_WORK,
         "richmenus": (*_MENU_DRAFTING, "publish_menuset", "switch_emergency", "view_emergencyswitch"),
+        "scraper": ("change_scrapesource", "view_scrapesource"),
+        "chatbot": ("view_unansweredquestion", "change_unansweredquestion"),
     },
-    EDITOR: {"deliveries": _DELIVERY_WORK, "richmenus": _MENU_DRAFTING},
+    EDITOR: {
+        "deliveries": _DELIVERY_WORK,
+        "richmenus": _MENU_DRAFTING,
+        "chatbot": ("view_unansweredquestion", "change_unansweredquestion"),
+    },
 }
 DEPARTMENT_MEDIA_ACTIONS = ("add", "change", "choose", "delete")
 

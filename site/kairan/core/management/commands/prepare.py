@@ -26,5 +26,9 @@ class Command(BaseCommand):
         call_command("createcachetable", verbosity=options["verbosity"])
         if not options["no_static"]:
             call_command("collectstatic", interactive=False, verbosity=0)
+        from search.models import SearchDocument
+
+        if not SearchDocument.objects.exists():  # (pages from before the index, or from migrations)
+            call_command("update_index", verbosity=0)
         names = ensure_schedules()
         self.stdout.write(f"Schedules: {', '.join(names)}")
