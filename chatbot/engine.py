@@ -167,7 +167,10 @@ def _fallback(*, user_id: str, config: ChatbotSettings) -> Answer:
 
 
 def answer_text(*, user_id: str, text: str) -> Answer | None:
-    """The answer to a typed message (None: the bot stays silent, free text being turned off)."""
+    """The answer to a typed message (None: the bot stays silent: free text is turned off, or the
+    city has no published answer page yet, so there is no chatbot to speak for)."""
+    if not AnswerPage.objects.live().exists():
+        return None
     config = _settings()
     said = keywords.normalise(text)
     top = _top_id(config)

@@ -36,12 +36,13 @@ def test_report_lists_events_with_their_outcome_and_refused_requests(
     assert post(webhook_client, fixture_body("follow")).status_code == 200
     assert post(webhook_client, fixture_body("message_text")).status_code == 200
     assert post(webhook_client, fixture_body("message_text")).status_code == 200  # LINE delivered it twice
+    assert post(webhook_client, fixture_body("beacon")).status_code == 200  # (no handler: 対象外)
     assert post(webhook_client, fixture_body("follow"), signature="Zm9yZ2Vk").status_code == 401
     events.process_pending()
     user = WebhookEvent.objects.get(event_type="follow").source_user_id
     Follower.objects.filter(line_user_id=user).update(display_name="大船渡 花子")
     message = WebhookEvent.objects.get(event_type="message")
-    assert message.state == WebhookEvent.State.IGNORED and message.duplicates == 1
+    assert message.state == WebhookEvent.State.DONE and message.duplicates == 1  # (the chatbot's)
 
     signed_in_admin(make_staff, client)
     home = client.get("/admin/").content.decode()
@@ -52,7 +53,7 @@ def test_report_lists_events_with_their_outcome_and_refused_requests(
     rows = {row[1]: row for row in rows_of(response)}
     assert rows["友だち追加・ブロック解除"][2] == "大船渡 花子"
     assert rows["友だち追加・ブロック解除"][3] == "処理済み"
-    assert rows["メッセージ"][3] == "対象外"
+    assert rows["メッセージ"][3] == "処理済み" and rows["ビーコン"][3] == "対象外"
     assert "重複受信 1回" in rows["メッセージ"][5]
     # The content of what residents wrote is personal data: not on this screen.
     assert payload_text(message) not in page
@@ -60,15 +61,15 @@ def test_report_lists_events_with_their_outcome_and_refused_requests(
     refused = definitions(soup, "[data-kairan-rejections]")
     assert refused["署名が一致しない（なりすまし・改ざんの疑い）"] == "1件"
     states = definitions(soup, "[data-kairan-event-counts]")
-    assert states["処理済み"] == "1件" and states["対象外"] == "1件"
+    assert states["処理済み"] == "2件" and states["対象外"] == "1件"
 
     ignored = rows_of(client.get(REPORT, {"state": "ignored"}))
-    assert [row[1] for row in ignored] == ["メッセージ"]
+    assert [row[1] for row in ignored] == ["ビーコン"]
     export = client.get(REPORT, {"export": "csv", "encoding": "utf-8"})
     data = b"".join(export.streaming_content)  # type: ignore[attr-defined]
     table = list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
     assert table[0][:5] == ["受信日時", "発生日時", "種類", "送った人", "状態"]
-    assert sorted(row[2] for row in table[1:]) == ["メッセージ", "友だち追加・ブロック解除"]
+    assert sorted(row[2] for row in table[1:]) == ["ビーコン", "メッセージ", "友だち追加・ブロック解除"]
 
 
 def payload_text(event: WebhookEvent) -> str:
