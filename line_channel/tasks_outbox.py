@@ -30,7 +30,9 @@ log = logging.getLogger(__name__)
 
 PUMP_TASK = "line_channel.tasks_outbox.pump"
 KICK_KEY = "line_channel:outbox:kick"
-KICK_SECONDS = 1  # at most one kick per this many seconds
+# At most one kick per this many seconds. (Django's database cache keeps expiry times in whole
+# seconds, so a 1-second entry could live anywhere from 0 to 1 s: 2 gives the guard at least 1 s.)
+KICK_SECONDS = 2
 PUMPING_KEY = "line_channel:outbox:pumping"
 PUMPING_SECONDS = 5  # a pump says it is alive at least this often (once a second)
 IDLE_WAIT_SECONDS = 10.0  # a pump waits for work that becomes due this soon, then ends
