@@ -22,8 +22,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from chatbot import keywords
-from chatbot.actions import answer_postback as postback_data
-from chatbot.line_messages import TOP_LABEL, answer_messages, choices
+from chatbot.line_messages import TOP_LABEL, Choice, answer_messages, choices, quick_reply, top_choice
 from chatbot.models import AnswerPage, ChatbotSettings, Conversation, UnansweredQuestion
 from kairan.core.crypto import line_user_hash
 
@@ -120,31 +119,12 @@ def search(text: str) -> list[tuple[AnswerPage, float]]:
 
 
 def _candidates_answer(pages: list[AnswerPage], config: ChatbotSettings) -> Answer:
-    items = [
-        {
-            "type": "action",
-            "action": {
-                "type": "postback",
-                "label": page.choice_label,
-                "data": postback_data(page.pk),
-                "displayText": page.choice_label,
-            },
-        }
-        for page in pages
-    ]
+    from chatbot.actions import page_action
+
+    items = [Choice(page.choice_label, page_action(page, label=page.choice_label)) for page in pages]
     if top := _top_id(config):
-        items.append(
-            {
-                "type": "action",
-                "action": {
-                    "type": "postback",
-                    "label": TOP_LABEL,
-                    "data": postback_data(top),
-                    "displayText": TOP_LABEL,
-                },
-            }
-        )
-    message = {"type": "text", "text": CANDIDATE_INTRO, "quickReply": {"items": items}}
+        items.append(top_choice(top))
+    message = {"type": "text", "text": CANDIDATE_INTRO, "quickReply": quick_reply(items)}
     return Answer("candidates", [message], candidates=pages)
 
 
@@ -156,13 +136,7 @@ def _fallback(*, user_id: str, config: ChatbotSettings) -> Answer:
         return answer
     message: dict[str, Any] = {"type": "text", "text": config.fallback_text.strip()}
     if top := _top_id(config):
-        action = {
-            "type": "postback",
-            "label": TOP_LABEL,
-            "data": postback_data(top),
-            "displayText": TOP_LABEL,
-        }
-        message["quickReply"] = {"items": [{"type": "action", "action": action}]}
+        message["quickReply"] = quick_reply([top_choice(top)])
     return Answer("fallback", [message])
 
 

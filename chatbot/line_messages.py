@@ -96,16 +96,21 @@ def style_for(page: Any, count: int) -> str:
     return "quick_reply" if count < QUICK_REPLY_MAX else "carousel"
 
 
-def _back(top_id: int | None, page: Any, *, draft: bool) -> Choice | None:
+def top_choice(top_id: int, *, draft: bool = False) -> Choice:
+    """「最初に戻る」: the tap that shows the top page."""
     from chatbot.actions import answer_postback
 
-    if top_id is None or top_id == page.pk:
-        return None
     action = {"type": "postback", "label": TOP_LABEL, "data": answer_postback(top_id, draft=draft)}
     return Choice(TOP_LABEL, {**action, "displayText": TOP_LABEL})
 
 
-def _quick_reply(items: list[Choice]) -> dict[str, Any]:
+def _back(top_id: int | None, page: Any, *, draft: bool) -> Choice | None:
+    if top_id is None or top_id == page.pk:
+        return None
+    return top_choice(top_id, draft=draft)
+
+
+def quick_reply(items: list[Choice]) -> dict[str, Any]:
     return {"items": [{"type": "action", "action": choice.action} for choice in items]}
 
 
@@ -176,7 +181,7 @@ def answer_messages(
             }
         )
     if extra and messages:
-        messages[-1] = {**messages[-1], "quickReply": _quick_reply(extra)}
+        messages[-1] = {**messages[-1], "quickReply": quick_reply(extra)}
     return messages
 
 

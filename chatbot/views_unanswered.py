@@ -240,8 +240,9 @@ class _QuestionFormView(HelpLinkMixin, WagtailAdminTemplateMixin, TemplateView):
             {"url": "", "label": self.page_title},
         ]
 
-    def form(self) -> Any:
-        raise NotImplementedError
+    def form(self, data: Any = None) -> Any:
+        """The view's form (None: a confirmation only)."""
+        return None
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
@@ -297,9 +298,6 @@ class DeleteView(_QuestionFormView):
     page_title = "未回答の質問の削除"
     submit_label = "削除する"
     permission = DELETE
-
-    def form(self, data: Any = None) -> None:
-        return None
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
