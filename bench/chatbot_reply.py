@@ -42,13 +42,14 @@ within about 30 s of the event: ``replies_over_30s`` (detail line) counts later 
 
 Measured per timed event, from the database: ``WebhookEvent.received_at`` (stored by the webhook
 view) to ``OutboxItem.sent_at`` (recorded after the emulator accepted the reply; the item's
-purpose is ``chatbot:<webhookEventId>``), for items sent as reply or — once the token was too old
+purpose is ``reply:<webhookEventId>``), for items sent as reply or — once the token was too old
 — as push (``as_push`` in the detail line). ``missed_replies``: timed events with no sent item
 ``--deadline`` seconds (default 30) after the load ended (events not stored, non-200 answers,
 failed sends, no answer). The detail line splits the time into stages: waiting for a processing
 task to claim the event (``claimed_at``), the handler until the outbox item is created
 (``created_at``; the claim takes up to 50 users' events, handled one after another), and the
-outbox until sent; it also gives each process group's CPU seconds during the load, and how many
+outbox until sent; it also gives each process group's CPU seconds during the load (PostgreSQL's server
+processes as ``database``), and how many
 sent items the emulator confirms (their LINE request ids).
 
 ``p50_ms`` and ``p99_ms`` are taken over every timed event, a missed one counting as never
@@ -63,13 +64,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
-import hashlib
-import hmac
 import json
 import os
 import platform
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -84,24 +81,21 @@ import httpx
 from outbox_fanout import (
     cpu_seconds,
     create_followers,
-    drop_postgres,
     free_port,
     group_members,
+    product_env,
     read_ids,
-    scratch_postgres,
     setup_django,
     start_cluster,
     start_emulator,
-    stop_cluster,
+    start_web,
+    tear_down,
     wait_for_emulator,
 )
-from webhook_ingest import percentile, wait_for
+from webhook_ingest import KeepAlive, percentile, read_response, signed_request, wait_for
 
-ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
-GRANIAN = str(Path(sys.executable).with_name("granian"))
-DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
-PURPOSE = "chatbot:"  # chatbot.line_handlers.PURPOSE
+PURPOSE = "reply:"  # line_channel.handling.REPLY_PURPOSE
 TOKEN_TTL = 3600.0  # the emulator's reply-token lifetime during the bench (see the docstring)
 WARMUP = 100  # requests before timing (fewer at a lower rate: one second's)
 LINE_TOKEN_SECONDS = 30.0  # what LINE (and the emulator by default) gives a reply token
@@ -159,34 +153,6 @@ def question(n: int, kind: str) -> str:
 # --- the load generator (its own process) ------------------------------------------------------------
 
 
-def _request(host: str, secret: str, destination: str, event: dict[str, Any]) -> bytes:
-    event["timestamp"] = int(time.time() * 1000)  # the event happens as it is sent
-    body = json.dumps({"destination": destination, "events": [event]}, ensure_ascii=False).encode()
-    signature = base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
-    head = (
-        f"POST /line/webhook/ HTTP/1.1\r\nHost: {host}\r\nUser-Agent: LineBotWebhook/2.0\r\n"
-        f"Content-Type: application/json; charset=utf-8\r\nX-Line-Signature: {signature}\r\n"
-        f"Content-Length: {len(body)}\r\n\r\n"
-    ).encode()
-    return head + body
-
-
-async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bool, bytes]:
-    """(status, whether the server closes the connection, body) of one HTTP/1.1 response."""
-    head = await reader.readuntil(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    status = int(lines[0].split()[1])
-    headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:] if line)}
-    body = b""
-    if headers.get("transfer-encoding", "").lower() == "chunked":
-        while size := int((await reader.readuntil(b"\r\n")).split(b";")[0], 16):
-            body += (await reader.readexactly(size + 2))[:-2]
-        await reader.readuntil(b"\r\n")
-    elif length := int(headers.get("content-length", "0")):
-        body = await reader.readexactly(length)
-    return status, headers.get("connection", "").lower() == "close", body
-
-
 async def _drive(job: dict[str, Any]) -> dict[str, Any]:
     events: list[dict[str, Any]] = job["events"]
     count, rate, port = len(events), float(job["rate"]), int(job["port"])
@@ -208,29 +174,19 @@ async def _drive(job: dict[str, Any]) -> dict[str, Any]:
         for _ in range(job["concurrency"]):
             queue.put_nowait(None)
 
+    def request(index: int) -> bytes:
+        """Event ``index``'s request: the event happens as it is sent."""
+        events[index]["timestamp"] = int(time.time() * 1000)
+        raw = signed_request(host, job["secret"], job["destination"], events[index])
+        sent_at[index] = time.time()
+        return raw
+
     async def connection() -> None:
-        reader: asyncio.StreamReader | None = None
-        writer: asyncio.StreamWriter | None = None
+        http = KeepAlive(port, request)
         while (index := await queue.get()) is not None:
-            try:
-                if writer is None:
-                    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-                assert reader is not None
-                raw = _request(host, job["secret"], job["destination"], events[index])
-                sent_at[index] = time.time()
-                writer.write(raw)
-                statuses[index], closing, _ = await _read_response(reader)
-                if closing:
-                    writer.close()
-                    reader = writer = None
-            except (OSError, asyncio.IncompleteReadError, ValueError, IndexError):
-                statuses[index] = 0
-                if writer is not None:
-                    writer.close()
-                reader = writer = None
+            statuses[index] = await http.send(index)
             answered[index] = time.monotonic()
-        if writer is not None:
-            writer.close()
+        http.close()
 
     await asyncio.gather(pace(), *(connection() for _ in range(job["concurrency"])))
     return {
@@ -279,7 +235,7 @@ async def _issue(
                     f"Content-Length: {len(body)}\r\n\r\n".encode()
                     + body
                 )
-                status, closing, answer = await _read_response(reader)
+                status, closing, answer = await read_response(reader)
                 if status != 200 or closing:
                     raise SystemExit(f"the emulator answered {status}: {answer[:300]!r}")
                 (events[n],) = json.loads(answer)["events"]
@@ -335,46 +291,15 @@ def question_paths(kind: str) -> dict[str, str]:
             paths[text] = "keyword"
             continue
         found = engine.search(text)
-        best = found[0][1] if found else 0.0
-        second = found[1][1] if len(found) > 1 else 0.0
+        best = found[0].score if found else 0.0
+        second = found[1].score if len(found) > 1 else 0.0
         if best >= engine.CONFIDENT_SCORE and best >= engine.LEAD * second:
             paths[text] = "search:page"
-        elif any(score >= engine.CANDIDATE_SCORE for _, score in found[: engine.CANDIDATES]):
+        elif any(page.score >= engine.CANDIDATE_SCORE for page in found[: engine.CANDIDATES]):
             paths[text] = "search:candidates"
         else:
             paths[text] = "search:fallback"
     return paths
-
-
-def start_web(
-    env: dict[str, str], port: int, workers: int, threads: int, log: Path
-) -> subprocess.Popen[bytes]:
-    with log.open("ab") as out:
-        return subprocess.Popen(  # noqa: S603 - the venv's granian
-            [
-                GRANIAN,
-                "--interface",
-                "wsgi",
-                "kairan.wsgi:application",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--workers",
-                str(workers),
-                "--blocking-threads",
-                str(threads),
-                "--backlog",
-                "2048",
-                "--log-level",
-                "warning",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group: granian and its workers
-        )
 
 
 # --- measuring ----------------------------------------------------------------------------------------
@@ -457,6 +382,21 @@ def ms(values: list[float]) -> dict[str, float | None]:
     }
 
 
+def database_cpu(vendor: str) -> dict[int, float]:
+    """CPU seconds used so far by each PostgreSQL server process on this machine (the bench's
+    database is its only busy one); {} on SQLite, whose work is in the processes' own."""
+    if vendor != "postgresql":
+        return {}
+    pids = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and (entry / "comm").read_text().strip() == "postgres":
+                pids.append(int(entry.name))
+        except OSError:
+            continue
+    return {pid: cpu_seconds([pid]) for pid in pids}
+
+
 def seconds_between(later: datetime | None, earlier: datetime | None) -> float | None:
     if later is None or earlier is None:
         return None
@@ -502,33 +442,10 @@ def main() -> None:
     if args.database_url:
         args.db = "postgres"
 
-    sys.path[:0] = [str(ROOT), str(ROOT / "site")]
     tmp = Path(tempfile.mkdtemp(prefix="kairan-chatbot-"))
     emulator_port, web_port = free_port(), free_port()
     base = f"http://127.0.0.1:{emulator_port}"
-    env = dict(os.environ)
-    env.update(
-        {
-            "KAIRAN_DEMO": "1",
-            "KAIRAN_LOG_LEVEL": "warning",
-            "DJANGO_SETTINGS_MODULE": "kairan.settings",
-            "KAIRAN_VAR_DIR": str(tmp),
-            "KAIRAN_LINE_API_BASE": f"{base}/api",
-            "KAIRAN_LINE_DATA_BASE": f"{base}/api-data",
-            "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "site")]),
-        }
-    )
-    if args.workers:
-        env["KAIRAN_Q_WORKERS"] = str(args.workers)
-    admin_dsn = ""
-    if args.db == "postgres":
-        server = args.database_url or env.get("DATABASE_URL") or DEFAULT_POSTGRES
-        env["DATABASE_URL"], admin_dsn = scratch_postgres(server)
-    else:
-        env.pop("DATABASE_URL", None)
-        env["KAIRAN_SQLITE_PATH"] = str(tmp / "bench.sqlite3")
-    os.environ.pop("DATABASE_URL", None)
-    os.environ.update(env)
+    env = product_env(tmp, base, args.db, args.database_url, args.workers)
 
     emulator = start_emulator(emulator_port, tmp / "emulator.log")
     web: subprocess.Popen[bytes] | None = None
@@ -600,6 +517,7 @@ def main() -> None:
             "cluster": cpu_seconds(cluster_pids),
             "emulator": cpu_seconds([emulator.pid]),
         }
+        database_before = database_cpu(db)
         note(f"timed load: {timed} requests at {args.rate:g}/s")
         load_started = time.perf_counter()
         load = run_load(tmp / "timed.json", {**job, "events": timed_events})
@@ -614,6 +532,11 @@ def main() -> None:
             "emulator": cpu_seconds([emulator.pid]) - cpu_before["emulator"],
             "load_generator": load["cpu_seconds"],
         }
+        if database_before:
+            database_after = database_cpu(db)
+            cpu_used["database"] = sum(
+                seconds - database_before.get(pid, 0.0) for pid, seconds in database_after.items()
+            )
         rows = collect(timed_ids)
         connections.close_all()
         accepted = set(
@@ -623,21 +546,7 @@ def main() -> None:
         )
         finished = True
     finally:
-        if cluster is not None:
-            stop_cluster(cluster)
-        if web is not None:
-            stop_cluster(web)  # (a process group too)
-        emulator.terminate()
-        emulator.wait(timeout=10)
-        if admin_dsn:
-            from django.db import connections as open_connections
-
-            open_connections.close_all()
-            drop_postgres(admin_dsn, env["DATABASE_URL"])
-        if finished:
-            shutil.rmtree(tmp, ignore_errors=True)
-        else:
-            print(f"logs kept in {tmp}", file=sys.stderr)
+        tear_down(tmp, env, emulator, [cluster, web], keep_logs=not finished)
 
     statuses = Counter(load["statuses"])
     sent_rows = [row for row in rows.values() if row.get("item_state") == OutboxItem.State.SENT]

@@ -39,37 +39,32 @@ import functools
 import json
 import os
 import random
-import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
+from friends import Town, time_count, write_friends
 from outbox_fanout import (
     cpu_seconds,
     create_followers,
-    drop_postgres,
     free_port,
     group_members,
     peak_rss_mb,
+    product_env,
     read_ids,
-    scratch_postgres,
     setup_django,
     start_cluster,
     start_emulator,
-    stop_cluster,
+    tear_down,
     wait_for_emulator,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
-BATCH = 20000  # friends per load transaction
-DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
 TEXT = "【大船渡市】盛町の山沿いでクマが目撃されました。外出の際はご注意ください。"
 
 
@@ -89,114 +84,25 @@ def wait_until(done: Callable[[], bool], *, seconds: float, what: str, step: flo
         time.sleep(step)
 
 
-class Town:
-    """Ofunato's demo 受信設定 form and the segment over it, with a Python reading of the segment."""
-
-    def __init__(self, segment: str) -> None:
-        from django.utils import timezone
-        from wagtail.models import Page
-
-        from residents.demo import seed_attribute_form
-
-        page = seed_attribute_form(Page.objects.get(depth=2))
-        specs = {spec.label: spec for spec in page.get_form_fields()}
-        self.key = {label: spec.clean_name for label, spec in specs.items()}
-
-        def codes(label: str) -> list[str]:
-            return [code for code, _ in specs[label].choices]
-
-        self.gender, self.home, self.work, self.topics = (
-            codes(x) for x in ("性別", "お住まいの地区", "勤務先・通学先の地区", "受け取りたい情報")
-        )
-        self.year = timezone.localdate().year  # the year the segment's ages are evaluated in
-        self.segment = segment
-
-    def definition(self) -> dict[str, Any]:
-        def choice(label: str, match: str, codes: list[str]) -> dict[str, Any]:
-            return {"type": "choice", "field": self.key[label], "match": match, "codes": codes}
-
-        def age(low: int) -> dict[str, Any]:
-            return {"type": "age", "field": self.key["生まれ年"], "min": low, "max": None}
-
-        if self.segment == "example":
-            home_or_work = {
-                "op": "or",
-                "items": [
-                    choice("お住まいの地区", "any", [self.home[0]]),
-                    choice("勤務先・通学先の地区", "any", [self.work[0]]),
-                ],
-            }
-            items = [home_or_work, age(60), choice("受け取りたい情報", "any", [self.topics[1]])]
-        else:
-            items = [
-                age(18),
-                choice("お住まいの地区", "none", [self.home[0]]),
-                choice("受け取りたい情報", "any", self.topics[:6]),
-            ]
-        return {"op": "and", "items": items}
-
-    def matches(self, born: int, home: str, work: list[str], topics: list[str]) -> bool:
-        if self.segment == "example":
-            return (
-                (home == self.home[0] or self.work[0] in work)
-                and born <= self.year - 60
-                and self.topics[1] in topics
-            )
-        return born <= self.year - 18 and home != self.home[0] and any(t in topics for t in self.topics[:6])
-
-
 def load_friends(town: Town, ids_file: Path, friends: int) -> set[str]:
-    """Write the friends, their 受信設定 and both forms of the blind index in bulk (as
-    ``bench/audience_count.py`` does); return the LINE user ids the segment should reach."""
-    from django.db import connection, transaction
-
-    from kairan.core.crypto import encrypt, line_user_hash
-    from line_channel.models import Follower
+    """Write the friends with random 受信設定 as ``bench/audience_count.py`` does, but with the
+    emulator's user ids; return the LINE user ids the segment should reach."""
     from residents import attributes
     from residents.attributes import REGISTERED
-    from residents.models import AttributeToken, AudienceEntry, ResidentAttributes
 
     # An HMAC per entry is most of the load's time; a town has a few hundred distinct entries.
     token_for = functools.cache(attributes.token_for)
     birth_year_token = functools.cache(attributes.birth_year_token)
-    token_number = functools.cache(attributes.token_number)
     key = town.key
     rng = random.Random(6)  # noqa: S311 - test data, not secrets
-    now = datetime.now().astimezone()
-    # Never decrypted while counting or sending: one ciphertext serves every row.
-    empty_answers = encrypt("{}", context=b"residents.residentattributes.answers")
     expected: set[str] = set()
     ids = read_ids(ids_file)
     next(ids)  # the warm-up user: a friend of the channel, not of Kairan
 
-    Row = tuple[tuple[Any, ...], tuple[Any, ...], list[tuple[Any, ...]], tuple[Any, ...]]
-
-    def rows(first: int, last: int) -> Iterator[Row]:
-        for n in range(first, last):
+    def answers() -> Iterator[tuple[str, bool, list[str]]]:
+        for _ in range(friends):
             user_id = next(ids)
-            hashed = line_user_hash(user_id)
             following = rng.random() >= 0.1
-            follower = (
-                n,
-                user_id,
-                hashed,
-                "",
-                "",
-                "ja",
-                "following" if following else "blocked",
-                now,
-                now,
-                None if following else now,
-                now,
-            )
-            resident = (
-                n,
-                hashed,
-                encrypt(user_id, context=b"residents.residentattributes.line_user_id"),
-                empty_answers,
-                now,
-                now,
-            )
             home = rng.choice(town.home)
             born = rng.randint(town.year - 95, town.year - 10)
             work = rng.sample(town.work, rng.randint(0, 2))
@@ -211,63 +117,10 @@ def load_friends(town: Town, ids_file: Path, friends: int) -> set[str]:
                 *(token_for(key["勤務先・通学先の地区"], c) for c in work),
                 *(token_for(key["受け取りたい情報"], c) for c in topics),
             ]
-            entry = (n, following, sorted(token_number(t) for t in chosen if t != REGISTERED), n)
-            yield follower, resident, [(n, token, following) for token in chosen], entry
+            yield user_id, following, chosen
 
-    tables = {
-        "follower": (
-            Follower._meta.db_table,
-            "id, line_user_id, line_user_hash, display_name, picture_url, language, status, "
-            "first_followed_at, followed_at, unfollowed_at, profile_fetched_at",
-        ),
-        "resident": (
-            ResidentAttributes._meta.db_table,
-            "id, line_user_hash, line_user_id, answers, created_at, updated_at",
-        ),
-        "token": (AttributeToken._meta.db_table, "resident_id, token, reachable"),
-        "entry": (AudienceEntry._meta.db_table, "resident_id, reachable, tokens, follower_id"),
-    }
-    postgres = connection.vendor == "postgresql"
-    for first in range(1, friends + 1, BATCH):
-        batch = list(rows(first, min(first + BATCH, friends + 1)))
-        data = {
-            "follower": [b[0] for b in batch],
-            "resident": [b[1] for b in batch],
-            "token": [t for b in batch for t in b[2]],
-            "entry": [b[3] if postgres else (*b[3][:2], json.dumps(b[3][2]), b[3][3]) for b in batch],
-        }
-        with transaction.atomic(), connection.cursor() as cursor:
-            for name, (table, columns) in tables.items():
-                if postgres:
-                    with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-                        for row in data[name]:
-                            copy.write_row(row)
-                else:
-                    marks = ", ".join(["%s"] * len(columns.split(",")))
-                    cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks})", data[name])  # noqa: S608
-    with connection.cursor() as cursor:
-        if postgres:
-            for table, _ in list(tables.values())[:3]:  # (the entries' key is the resident's)
-                cursor.execute(
-                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT MAX(id) FROM {table}))"  # noqa: S608
-                )
-            for table, _ in tables.values():
-                cursor.execute(f"VACUUM ANALYZE {table}")
-        else:
-            cursor.execute("ANALYZE")
+    write_friends(answers())
     return expected
-
-
-def time_count(definition: dict[str, Any], runs: int) -> tuple[int, list[float]]:
-    from deliveries.audience import count
-
-    timings = []
-    audience = 0
-    for _ in range(runs):
-        started = time.perf_counter()
-        audience = count(definition)
-        timings.append((time.perf_counter() - started) * 1000)
-    return audience, timings
 
 
 def make_delivery(definition: dict[str, Any]) -> tuple[Any, Any]:
@@ -309,32 +162,10 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=600, help="seconds the send may take (default 600)")
     args = parser.parse_args()
 
-    sys.path[:0] = [str(ROOT), str(ROOT / "site")]
     tmp = Path(tempfile.mkdtemp(prefix="kairan-delivery-"))
     emulator_port = free_port()
     base = f"http://127.0.0.1:{emulator_port}"
-    env = dict(os.environ)
-    env.update(
-        {
-            "KAIRAN_DEMO": "1",
-            "KAIRAN_LOG_LEVEL": "warning",
-            "DJANGO_SETTINGS_MODULE": "kairan.settings",
-            "KAIRAN_VAR_DIR": str(tmp),
-            "KAIRAN_LINE_API_BASE": f"{base}/api",
-            "KAIRAN_LINE_DATA_BASE": f"{base}/api-data",
-            "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "site")]),
-        }
-    )
-    if args.workers:
-        env["KAIRAN_Q_WORKERS"] = str(args.workers)
-    admin_dsn = ""
-    if args.db == "postgres":
-        env["DATABASE_URL"], admin_dsn = scratch_postgres(env.get("DATABASE_URL") or DEFAULT_POSTGRES)
-    else:
-        env.pop("DATABASE_URL", None)
-        env["KAIRAN_SQLITE_PATH"] = str(tmp / "bench.sqlite3")
-    os.environ.pop("DATABASE_URL", None)
-    os.environ.update(env)
+    env = product_env(tmp, base, args.db, workers=args.workers)
 
     emulator = start_emulator(emulator_port, tmp / "emulator.log")
     cluster: subprocess.Popen[bytes] | None = None
@@ -436,19 +267,7 @@ def main() -> None:
         connection.close()
         finished = True
     finally:
-        if cluster is not None:
-            stop_cluster(cluster)
-        emulator.terminate()
-        emulator.wait(timeout=10)
-        if admin_dsn:
-            from django.db import connections
-
-            connections.close_all()
-            drop_postgres(admin_dsn, env["DATABASE_URL"])
-        if finished:
-            shutil.rmtree(tmp, ignore_errors=True)
-        else:
-            print(f"logs kept in {tmp}", file=sys.stderr)
+        tear_down(tmp, env, emulator, [cluster], keep_logs=not finished)
 
     def since_publish(at: float | None) -> float | None:
         return None if at is None else round(at - wall_began, 3)

@@ -1,5 +1,5 @@
 """Start Django for a bench script: the project on the path, demo settings, a scratch SQLite file
-(or DATABASE_URL's PostgreSQL), migrated. Import it from a script in this folder."""
+(or DATABASE_URL's PostgreSQL), migrated, cache table made. Import it from a script in this folder."""
 
 from __future__ import annotations
 
@@ -24,3 +24,4 @@ def start_django() -> None:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
+    call_command("createcachetable", verbosity=0)

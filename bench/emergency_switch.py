@@ -25,8 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -36,17 +34,14 @@ from unittest import mock
 import httpx
 from outbox_fanout import (  # (the helpers of the outbox bench)
     create_followers,
-    drop_postgres,
     free_port,
+    product_env,
     read_ids,
-    scratch_postgres,
     setup_django,
     start_emulator,
+    tear_down,
     wait_for_emulator,
 )
-
-ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
 def audience(http: httpx.Client) -> dict[str, Any]:
@@ -65,25 +60,10 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    sys.path[:0] = [str(ROOT), str(ROOT / "site")]
     tmp = Path(tempfile.mkdtemp(prefix="kairan-emergency-"))
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    env = {
-        "KAIRAN_DEMO": "1",
-        "KAIRAN_LOG_LEVEL": "warning",
-        "DJANGO_SETTINGS_MODULE": "kairan.settings",
-        "KAIRAN_VAR_DIR": str(tmp),
-        "KAIRAN_LINE_API_BASE": f"{base}/api",
-        "KAIRAN_LINE_DATA_BASE": f"{base}/api-data",
-    }
-    admin_dsn = ""
-    if args.db == "postgres":
-        env["DATABASE_URL"], admin_dsn = scratch_postgres(os.environ.get("DATABASE_URL") or DEFAULT_POSTGRES)
-    else:
-        os.environ.pop("DATABASE_URL", None)
-        env["KAIRAN_SQLITE_PATH"] = str(tmp / "bench.sqlite3")
-    os.environ.update(env)
+    env = product_env(tmp, base, args.db)
     emulator = start_emulator(port, tmp / "emulator.log")
     try:
         channel = wait_for_emulator(base, emulator)
@@ -148,14 +128,7 @@ def main() -> None:
         limit = 2000  # LINE's per-second limit of the calls the switch makes (create/upload/default/batch)
         connection.close()
     finally:
-        emulator.terminate()
-        emulator.wait(timeout=10)
-        if admin_dsn:
-            from django.db import connections
-
-            connections.close_all()
-            drop_postgres(admin_dsn, env["DATABASE_URL"])
-        shutil.rmtree(tmp, ignore_errors=True)
+        tear_down(tmp, env, emulator)
 
     floor = max(max(requests_made, 1) / limit, line_seconds)
     print(

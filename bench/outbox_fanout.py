@@ -28,7 +28,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -39,6 +39,8 @@ ROOT = Path(__file__).resolve().parent.parent
 MULTICAST_RECIPIENTS = 500
 MULTICAST_PER_SECOND = 200  # LINE's (and the emulator's default) multicast limit
 MESSAGE = [{"type": "text", "text": "【大船渡市】防災訓練のお知らせです。"}]
+DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
+GRANIAN = str(Path(sys.executable).with_name("granian"))
 
 
 def free_port() -> int:
@@ -48,27 +50,60 @@ def free_port() -> int:
         return port
 
 
-def scratch_postgres(url: str) -> tuple[str, str]:
-    """Create an empty database beside ``url``'s; return its URL and the admin DSN to drop it."""
+def scratch_postgres(url: str) -> str:
+    """Create an empty database beside ``url``'s; return its URL."""
     import psycopg
     from psycopg import sql
 
     parts = urlsplit(url)
     name = f"kairan_bench_{os.getpid()}"
-    admin = urlunsplit(parts._replace(path="/postgres"))
-    with psycopg.connect(admin, autocommit=True) as conn:
+    with psycopg.connect(urlunsplit(parts._replace(path="/postgres")), autocommit=True) as conn:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    return urlunsplit(parts._replace(path=f"/{name}")), admin
+    return urlunsplit(parts._replace(path=f"/{name}"))
 
 
-def drop_postgres(admin: str, url: str) -> None:
+def drop_postgres(url: str) -> None:
     import psycopg
     from psycopg import sql
 
-    name = urlsplit(url).path.lstrip("/")
-    with psycopg.connect(admin, autocommit=True) as conn:
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/")
+    with psycopg.connect(urlunsplit(parts._replace(path="/postgres")), autocommit=True) as conn:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def product_env(
+    tmp: Path, emulator: str, db: str = "sqlite", server: str = "", workers: int = 0
+) -> dict[str, str]:
+    """The environment of the product's processes, made this process's too (with the project on its
+    path): demo settings, ``tmp`` as the var directory, LINE's API at the emulator's base URL
+    ``emulator``, ``workers`` Django-Q workers (0: the settings'), and a fresh database: with ``db``
+    "postgres" a scratch PostgreSQL database beside ``server`` (else ``DATABASE_URL``, else
+    ``DEFAULT_POSTGRES``), which ``tear_down`` drops; else SQLite in ``tmp``."""
+    sys.path[:0] = [str(ROOT), str(ROOT / "site")]
+    env = dict(os.environ)
+    env.pop("DATABASE_URL", None)
+    env.update(
+        {
+            "KAIRAN_DEMO": "1",
+            "KAIRAN_LOG_LEVEL": "warning",
+            "DJANGO_SETTINGS_MODULE": "kairan.settings",
+            "KAIRAN_VAR_DIR": str(tmp),
+            "KAIRAN_LINE_API_BASE": f"{emulator}/api",
+            "KAIRAN_LINE_DATA_BASE": f"{emulator}/api-data",
+            "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "site")]),
+        }
+    )
+    if workers:
+        env["KAIRAN_Q_WORKERS"] = str(workers)
+    if db == "postgres":
+        env["DATABASE_URL"] = scratch_postgres(server or os.environ.get("DATABASE_URL") or DEFAULT_POSTGRES)
+    else:
+        env["KAIRAN_SQLITE_PATH"] = str(tmp / "bench.sqlite3")
+    os.environ.pop("DATABASE_URL", None)
+    os.environ.update(env)
+    return env
 
 
 def start_emulator(port: int, log: Path) -> subprocess.Popen[bytes]:
@@ -144,6 +179,39 @@ def start_cluster(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
         )
 
 
+def start_web(
+    env: dict[str, str], port: int, workers: int, threads: int, log: Path
+) -> subprocess.Popen[bytes]:
+    """Kairan's web server as ``make run`` starts it: granian, WSGI, ``workers`` workers of
+    ``threads`` blocking threads."""
+    with log.open("ab") as out:
+        return subprocess.Popen(  # noqa: S603 - the venv's granian
+            [
+                GRANIAN,
+                "--interface",
+                "wsgi",
+                "kairan.wsgi:application",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--workers",
+                str(workers),
+                "--blocking-threads",
+                str(threads),
+                "--backlog",
+                "2048",
+                "--log-level",
+                "warning",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: granian and its workers
+        )
+
+
 def group_members(pgid: int) -> list[int]:
     members = []
     for entry in Path("/proc").iterdir():
@@ -193,6 +261,32 @@ def stop_cluster(process: subprocess.Popen[bytes]) -> None:
     process.wait(timeout=10)
 
 
+def tear_down(
+    tmp: Path,
+    env: dict[str, str],
+    emulator: subprocess.Popen[bytes],
+    groups: Iterable[subprocess.Popen[bytes] | None] = (),
+    *,
+    keep_logs: bool = False,
+) -> None:
+    """Stop the process ``groups`` (``None``: not started) and the emulator, drop the scratch
+    PostgreSQL database of ``env``, if any, and remove ``tmp`` (kept when ``keep_logs``)."""
+    for group in groups:
+        if group is not None:
+            stop_cluster(group)
+    emulator.terminate()
+    emulator.wait(timeout=10)
+    if "DATABASE_URL" in env:
+        from django.db import connections
+
+        connections.close_all()
+        drop_postgres(env["DATABASE_URL"])
+    if keep_logs:
+        print(f"logs kept in {tmp}", file=sys.stderr)
+    else:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("--recipients", type=int, default=100_000, help="virtual friends (default 100000)")
@@ -203,33 +297,13 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    sys.path[:0] = [str(ROOT), str(ROOT / "site")]
     tmp = Path(tempfile.mkdtemp(prefix="kairan-fanout-"))
     emulator_port = free_port()
     base = f"http://127.0.0.1:{emulator_port}"
-    env = dict(os.environ)
-    env.update(
-        {
-            "KAIRAN_DEMO": "1",
-            "KAIRAN_LOG_LEVEL": "warning",
-            "DJANGO_SETTINGS_MODULE": "kairan.settings",
-            "KAIRAN_VAR_DIR": str(tmp),
-            "KAIRAN_LINE_API_BASE": f"{base}/api",
-            "KAIRAN_LINE_DATA_BASE": f"{base}/api-data",
-            "KAIRAN_Q_WORKERS": str(args.workers),
-            "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "site")]),
-        }
-    )
+    postgres = bool(os.environ.get("DATABASE_URL"))
+    env = product_env(tmp, base, "postgres" if postgres else "sqlite", workers=args.workers)
     if args.threads:
-        env["KAIRAN_OUTBOX_THREADS"] = str(args.threads)
-    admin_dsn = ""
-    if env.get("DATABASE_URL"):
-        env["DATABASE_URL"], admin_dsn = scratch_postgres(env["DATABASE_URL"])
-        db = "postgresql"
-    else:
-        env["KAIRAN_SQLITE_PATH"] = str(tmp / "bench.sqlite3")
-        db = "sqlite"
-    os.environ.update(env)
+        env["KAIRAN_OUTBOX_THREADS"] = os.environ["KAIRAN_OUTBOX_THREADS"] = str(args.threads)
 
     emulator = start_emulator(emulator_port, tmp / "emulator.log")
     clusters: list[subprocess.Popen[bytes]] = []
@@ -297,19 +371,7 @@ def main() -> None:
             duplicates += max(0, count - 1)
         finished = True
     finally:
-        for cluster in clusters:
-            stop_cluster(cluster)
-        emulator.terminate()
-        emulator.wait(timeout=10)
-        if admin_dsn:
-            from django.db import connections
-
-            connections.close_all()
-            drop_postgres(admin_dsn, env["DATABASE_URL"])
-        if finished:
-            shutil.rmtree(tmp, ignore_errors=True)
-        else:
-            print(f"logs kept in {tmp}", file=sys.stderr)
+        tear_down(tmp, env, emulator, clusters, keep_logs=not finished)
 
     floor = args.recipients / MULTICAST_RECIPIENTS / MULTICAST_PER_SECOND
     print(
@@ -333,7 +395,7 @@ def main() -> None:
     print(
         json.dumps(
             {
-                "db": db,
+                "db": "postgresql" if postgres else "sqlite",
                 "recipients": args.recipients,
                 "seconds": round(seconds, 3),
                 "floor_seconds": round(floor, 3),

@@ -27,19 +27,21 @@ import json
 import os
 import platform
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
+
+from outbox_fanout import free_port, start_web, stop_cluster
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
-SERVER = str(Path(sys.executable).with_name("granian"))
 SECRET = "bench-channel-secret-0123456789abcdef"  # noqa: S105 - a throwaway database's
 BOT = "U0000000000000000000000000000b007"
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -74,18 +76,69 @@ def make_requests(count: int, run: int, host: str) -> list[tuple[str, bytes]]:
             "replyToken": f"{n:032x}",
             "mode": "active",
         }
-        body = json.dumps({"destination": BOT, "events": [event]}, ensure_ascii=False).encode()
-        signature = base64.b64encode(hmac.new(SECRET.encode(), body, hashlib.sha256).digest()).decode()
-        head = (
-            f"POST /line/webhook/ HTTP/1.1\r\nHost: {host}\r\nUser-Agent: LineBotWebhook/2.0\r\n"
-            f"Content-Type: application/json; charset=utf-8\r\nX-Line-Signature: {signature}\r\n"
-            f"Content-Length: {len(body)}\r\n\r\n"
-        ).encode()
-        out.append((event_id, head + body))
+        out.append((event_id, signed_request(host, SECRET, BOT, event)))
     return out
 
 
+def signed_request(host: str, secret: str, destination: str, event: dict[str, Any]) -> bytes:
+    """A raw ``POST /line/webhook/`` request of one event, signed with ``secret`` as LINE signs."""
+    body = json.dumps({"destination": destination, "events": [event]}, ensure_ascii=False).encode()
+    signature = base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
+    head = (
+        f"POST /line/webhook/ HTTP/1.1\r\nHost: {host}\r\nUser-Agent: LineBotWebhook/2.0\r\n"
+        f"Content-Type: application/json; charset=utf-8\r\nX-Line-Signature: {signature}\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    return head + body
+
+
 # --- the load generator (its own process) ------------------------------------------------------------
+
+
+async def read_response(reader: asyncio.StreamReader) -> tuple[int, bool, bytes]:
+    """(status, whether the server closes the connection, body) of one HTTP/1.1 response."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split()[1])
+    headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:] if line)}
+    body = b""
+    if headers.get("transfer-encoding", "").lower() == "chunked":
+        while size := int((await reader.readuntil(b"\r\n")).split(b";")[0], 16):
+            body += (await reader.readexactly(size + 2))[:-2]
+        await reader.readuntil(b"\r\n")
+    elif length := int(headers.get("content-length", "0")):
+        body = await reader.readexactly(length)
+    return status, headers.get("connection", "").lower() == "close", body
+
+
+class KeepAlive:
+    """A keep-alive connection to the server on ``port``, opened again after a close or an error,
+    that sends ``request(n)`` (made once connected) for the n it is given."""
+
+    def __init__(self, port: int, request: Callable[[int], bytes]) -> None:
+        self.port = port
+        self.request = request
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def send(self, n: int) -> int:
+        """The status of the answer to ``request(n)``; 0 when there was none."""
+        try:
+            if self.writer is None:
+                self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
+            assert self.reader is not None
+            self.writer.write(self.request(n))
+            status, closing, _ = await read_response(self.reader)
+        except (OSError, asyncio.IncompleteReadError, ValueError, IndexError):
+            status, closing = 0, True
+        if closing:
+            self.close()
+        return status
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        self.reader = self.writer = None
 
 
 async def _drive(port: int, requests: list[bytes], concurrency: int) -> tuple[list[int], list[float], float]:
@@ -94,38 +147,12 @@ async def _drive(port: int, requests: list[bytes], concurrency: int) -> tuple[li
     cursor = iter(range(len(requests)))
 
     async def connection() -> None:
-        reader = writer = None
+        http = KeepAlive(port, requests.__getitem__)
         for index in cursor:
             started = time.perf_counter()
-            try:
-                if writer is None:
-                    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-                assert reader is not None
-                writer.write(requests[index])
-                head = await reader.readuntil(b"\r\n\r\n")
-                lines = head.decode("latin-1").split("\r\n")
-                status = int(lines[0].split()[1])
-                headers = {
-                    k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:] if line)
-                }
-                if headers.get("transfer-encoding", "").lower() == "chunked":
-                    while size := int((await reader.readuntil(b"\r\n")).split(b";")[0], 16):
-                        await reader.readexactly(size + 2)
-                    await reader.readuntil(b"\r\n")
-                elif length := int(headers.get("content-length", "0")):
-                    await reader.readexactly(length)
-                statuses[index] = status
-                if headers.get("connection", "").lower() == "close":
-                    writer.close()
-                    reader = writer = None
-            except (OSError, asyncio.IncompleteReadError, ValueError, IndexError):
-                statuses[index] = 0
-                if writer is not None:
-                    writer.close()
-                reader = writer = None
+            statuses[index] = await http.send(index)
             latencies[index] = time.perf_counter() - started
-        if writer is not None:
-            writer.close()
+        http.close()
 
     started = time.perf_counter()
     await asyncio.gather(*(connection() for _ in range(concurrency)))
@@ -144,14 +171,6 @@ def generate(args: argparse.Namespace) -> None:
 
 
 # --- the server ----------------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def scratch_database(url: str, action: str) -> None:
@@ -231,31 +250,7 @@ def run(args: argparse.Namespace) -> None:
         connections.close_all()
 
         port = args.port or free_port()
-        log = (tmp / "web.log").open("wb")
-        server = subprocess.Popen(  # noqa: S603 - the venv's granian
-            [
-                SERVER,
-                "--interface",
-                "wsgi",
-                "kairan.wsgi:application",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--workers",
-                str(args.workers),
-                "--blocking-threads",
-                str(args.threads),
-                "--backlog",
-                "2048",
-                "--log-level",
-                "warning",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+        server = start_web(env, port, args.workers, args.threads, tmp / "web.log")
         wait_for(f"http://127.0.0.1:{port}/healthz", 30, server)
 
         prepared = make_requests(
@@ -315,11 +310,7 @@ def run(args: argparse.Namespace) -> None:
         )
     finally:
         if server is not None:
-            server.send_signal(signal.SIGTERM)
-            try:
-                server.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                server.kill()
+            stop_cluster(server)  # (a process group too)
         try:
             from django.db import connections as open_connections
 

@@ -47,10 +47,15 @@ def page_action(page: Any, *, label: str, draft: bool = False) -> dict[str, Any]
 
     specific = page.specific
     if isinstance(specific, AnswerPage):
-        return {
-            "type": "postback",
-            "label": label,
-            "data": answer_postback(specific.pk, draft=draft),
-            "displayText": label,
-        }
+        return answer_action(specific.pk, label=label, draft=draft)
     return {"type": "uri", "label": label, "uri": page_uri(specific)}
+
+
+def answer_action(page_id: int, *, label: str, draft: bool = False) -> dict[str, Any]:
+    """The tap that shows answer page ``page_id`` (the label is shown as if the resident said it)."""
+    return {
+        "type": "postback",
+        "label": label,
+        "data": answer_postback(page_id, draft=draft),
+        "displayText": label,
+    }

@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
@@ -21,9 +20,10 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from chatbot import keywords
-from chatbot.line_messages import TOP_LABEL, Choice, answer_messages, choices, quick_reply, top_choice
-from chatbot.models import AnswerPage, ChatbotSettings, Conversation, UnansweredQuestion
+from chatbot import content, keywords
+from chatbot.actions import answer_action
+from chatbot.line_messages import TOP_LABEL, Choice, answer_messages, quick_reply, top_choice
+from chatbot.models import AnswerPage, Conversation, UnansweredQuestion
 from kairan.core.crypto import line_user_hash
 
 CONFIDENT_SCORE = 2.0  # BM25 score of the best page for a direct answer
@@ -39,33 +39,39 @@ class Answer:
 
     kind: str
     messages: list[dict[str, Any]]
-    page: AnswerPage | None = None
-    candidates: list[AnswerPage] = field(default_factory=list)
+    page_id: int | None = None
+    candidates: list[int] = field(default_factory=list)
+
+    @property
+    def page(self) -> AnswerPage | None:
+        return AnswerPage.objects.filter(pk=self.page_id).first() if self.page_id else None
 
 
-def _settings() -> ChatbotSettings:
-    return ChatbotSettings.load()
-
-
-def _top_id(config: ChatbotSettings) -> int | None:
-    return config.top_page_id if config.top_page_id and config.top_page and config.top_page.live else None
-
-
-def page_answer(
-    page: AnswerPage, *, user_id: str, draft: bool = False, config: ChatbotSettings | None = None
-) -> Answer:
-    """Answer with ``page`` (its latest revision when ``draft``) and remember where the resident is."""
-    config = config or _settings()
-    shown = page.get_latest_revision_as_object() if draft else page
-    messages = answer_messages(shown, top_id=_top_id(config), draft=draft)
-    remember(user_id=user_id, page=page)
-    return Answer("page", messages, page=page)
-
-
-def remember(*, user_id: str, page: AnswerPage | None) -> None:
-    Conversation.objects.update_or_create(
-        line_user_hash=line_user_hash(user_id), defaults={"page": page, "updated_at": timezone.now()}
+def remember(*, user_id: str, page_id: int | None) -> None:
+    """Where the resident is now (one upsert)."""
+    Conversation.objects.bulk_create(
+        [Conversation(line_user_hash=line_user_hash(user_id), page_id=page_id, updated_at=timezone.now())],
+        update_conflicts=True,
+        unique_fields=["line_user_hash"],
+        update_fields=["page", "updated_at"],
     )
+
+
+def page_answer(page_id: int, *, user_id: str, bot: content.Content | None = None) -> Answer | None:
+    """Answer with the live page ``page_id`` and remember where the resident is (None: not live)."""
+    held = (bot or content.current()).page(page_id)
+    if held is None:
+        return None
+    remember(user_id=user_id, page_id=page_id)
+    return Answer("page", held.messages, page_id=page_id)
+
+
+def _draft_answer(page: AnswerPage, *, user_id: str) -> Answer:
+    """A tester's tap on a draft: the page's latest revision, rendered for this tap."""
+    shown = page.get_latest_revision_as_object()
+    messages = answer_messages(shown, top_id=content.current().top_id, draft=True)
+    remember(user_id=user_id, page_id=page.pk)
+    return Answer("page", messages, page_id=page.pk)
 
 
 def _is_tester(user_id: str) -> bool:
@@ -77,96 +83,99 @@ def _is_tester(user_id: str) -> bool:
 def answer_tap(data_page: int, *, user_id: str, draft: bool = False) -> Answer | None:
     """The answer to a tap naming a page; None when the page is gone or not published (drafts are
     shown to testers only)."""
-    draft = draft and _is_tester(user_id)
-    page = AnswerPage.objects.filter(pk=data_page).first()
-    if page is None or not (page.live or draft):
-        return None
-    return page_answer(page, user_id=user_id, draft=draft)
+    if draft and _is_tester(user_id):
+        page = AnswerPage.objects.filter(pk=data_page).first()
+        return _draft_answer(page, user_id=user_id) if page is not None else None
+    return page_answer(data_page, user_id=user_id)
 
 
 def greeting(*, user_id: str) -> Answer | None:
-    page = _settings().greeting_page
-    if page is None or not page.live:
+    bot = content.current()
+    return page_answer(bot.greeting_id, user_id=user_id, bot=bot) if bot.greeting_id else None
+
+
+def _current(user_id: str, bot: content.Content) -> int | None:
+    """The page the resident was last answered with, while the conversation is fresh."""
+    row = (
+        Conversation.objects.filter(line_user_hash=line_user_hash(user_id))
+        .values_list("page_id", "updated_at")
+        .first()
+    )
+    if row is None or row[0] is None or timezone.now() - row[1] > bot.timeout:
         return None
-    return page_answer(page, user_id=user_id)
+    return int(row[0])
 
 
-def _current(user_id: str, config: ChatbotSettings) -> AnswerPage | None:
-    row = Conversation.objects.filter(line_user_hash=line_user_hash(user_id)).select_related("page").first()
-    if row is None or row.page is None:
-        return None
-    if timezone.now() - row.updated_at > timedelta(minutes=config.timeout_minutes):
-        return None
-    return row.page
+@dataclass(frozen=True)
+class Found:
+    page_id: int
+    label: str
+    score: float
 
 
-def _typed_choice(text: str, page: AnswerPage) -> AnswerPage | None:
-    said = keywords.normalise(text)
-    for choice in choices(page):
-        if keywords.normalise(choice.label) == said and choice.action.get("type") == "postback":
-            from chatbot.actions import parse_postback
+def search(text: str) -> list[Found]:
+    """Live answer pages for a question, best first, with their scores (remembered per question
+    until pages are published again)."""
 
-            parsed = parse_postback(choice.action["data"])
-            if parsed:
-                return AnswerPage.objects.live().filter(pk=parsed[0]).first()
-    return None
+    def run() -> list[Found]:
+        pages = AnswerPage.objects.live().only("id", "title", "button_label")  # (no bodies: not needed)
+        results = pages.search(text, operator="or").annotate_score("_score")[: CANDIDATES + 1]
+        return [Found(page.pk, page.choice_label, float(getattr(page, "_score", 0) or 0)) for page in results]
 
-
-def search(text: str) -> list[tuple[AnswerPage, float]]:
-    """Live answer pages for a question, best first, with their scores."""
-    results = AnswerPage.objects.live().search(text, operator="or").annotate_score("_score")
-    return [(page, float(getattr(page, "_score", 0) or 0)) for page in results[: CANDIDATES + 1]]
+    return content.current().remembered("search:" + text.strip(), run)
 
 
-def _candidates_answer(pages: list[AnswerPage], config: ChatbotSettings) -> Answer:
-    from chatbot.actions import page_action
-
-    items = [Choice(page.choice_label, page_action(page, label=page.choice_label)) for page in pages]
-    if top := _top_id(config):
-        items.append(top_choice(top))
+def _candidates_answer(found: list[Found], bot: content.Content) -> Answer:
+    items = [Choice(page.label, answer_action(page.page_id, label=page.label)) for page in found]
+    if bot.top_id:
+        items.append(top_choice(bot.top_id))
     message = {"type": "text", "text": CANDIDATE_INTRO, "quickReply": quick_reply(items)}
-    return Answer("candidates", [message], candidates=pages)
+    return Answer("candidates", [message], candidates=[page.page_id for page in found])
 
 
-def _fallback(*, user_id: str, config: ChatbotSettings) -> Answer:
-    page = config.fallback_page
-    if page is not None and page.live:
-        answer = page_answer(page, user_id=user_id, config=config)
+def _fallback(*, user_id: str, bot: content.Content) -> Answer:
+    if bot.fallback_id and (answer := page_answer(bot.fallback_id, user_id=user_id, bot=bot)):
         answer.kind = "fallback"
         return answer
-    message: dict[str, Any] = {"type": "text", "text": config.fallback_text.strip()}
-    if top := _top_id(config):
-        message["quickReply"] = quick_reply([top_choice(top)])
+    message: dict[str, Any] = {"type": "text", "text": bot.fallback_text}
+    if bot.top_id:
+        message["quickReply"] = quick_reply([top_choice(bot.top_id)])
     return Answer("fallback", [message])
 
 
 def answer_text(*, user_id: str, text: str) -> Answer | None:
     """The answer to a typed message (None: the bot stays silent: free text is turned off, or the
     city has no published answer page yet, so there is no chatbot to speak for)."""
-    if not AnswerPage.objects.live().exists():
+    bot = content.current()
+    if not bot.live:
         return None
-    config = _settings()
     said = keywords.normalise(text)
-    top = _top_id(config)
-    if top and said == keywords.normalise(TOP_LABEL):
-        return page_answer(AnswerPage.objects.get(pk=top), user_id=user_id, config=config)
-    if (current := _current(user_id, config)) and (chosen := _typed_choice(text, current)):
-        return page_answer(chosen, user_id=user_id, config=config)
-    if (page_id := keywords.match(text)) and (page := AnswerPage.objects.live().filter(pk=page_id).first()):
-        return page_answer(page, user_id=user_id, config=config)
-    if not config.answer_free_text:
+    if bot.top_id and said == keywords.normalise(TOP_LABEL):
+        return page_answer(bot.top_id, user_id=user_id, bot=bot)
+    if (
+        said in bot.choice_labels
+        and (at := _current(user_id, bot))
+        and (held := bot.page(at))
+        and (chosen := held.typed.get(said))
+        and (answer := page_answer(chosen, user_id=user_id, bot=bot))
+    ):
+        return answer
+    if (page_id := bot.keywords.match(text)) and (answer := page_answer(page_id, user_id=user_id, bot=bot)):
+        return answer
+    if not bot.answer_free_text:
         return None
     found = search(text)
     if found:
-        best, score = found[0]
-        second = found[1][1] if len(found) > 1 else 0.0
-        if score >= CONFIDENT_SCORE and score >= LEAD * second:
-            return page_answer(best, user_id=user_id, config=config)
-        likely = [page for page, score in found[:CANDIDATES] if score >= CANDIDATE_SCORE]
+        best = found[0]
+        second = found[1].score if len(found) > 1 else 0.0
+        confident = best.score >= CONFIDENT_SCORE and best.score >= LEAD * second
+        if confident and (answer := page_answer(best.page_id, user_id=user_id, bot=bot)):
+            return answer
+        likely = [page for page in found[:CANDIDATES] if page.score >= CANDIDATE_SCORE]
         if likely:
-            return _candidates_answer(likely, config)
-    count_unanswered(text=text, keep_text=config.keep_unanswered_text)
-    return _fallback(user_id=user_id, config=config)
+            return _candidates_answer(likely, bot)
+    count_unanswered(text=text, keep_text=bot.keep_unanswered_text)
+    return _fallback(user_id=user_id, bot=bot)
 
 
 # --- 未回答の質問 ------------------------------------------------------------------------------------

@@ -98,10 +98,9 @@ def style_for(page: Any, count: int) -> str:
 
 def top_choice(top_id: int, *, draft: bool = False) -> Choice:
     """「最初に戻る」: the tap that shows the top page."""
-    from chatbot.actions import answer_postback
+    from chatbot.actions import answer_action
 
-    action = {"type": "postback", "label": TOP_LABEL, "data": answer_postback(top_id, draft=draft)}
-    return Choice(TOP_LABEL, {**action, "displayText": TOP_LABEL})
+    return Choice(TOP_LABEL, answer_action(top_id, label=TOP_LABEL, draft=draft))
 
 
 def _back(top_id: int | None, page: Any, *, draft: bool) -> Choice | None:

@@ -24,12 +24,11 @@ means our first try used it (the token is ours alone), and the item counts as se
 
 from __future__ import annotations
 
-import itertools
 import logging
 import random
 import threading
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from functools import cache
@@ -40,8 +39,24 @@ from django.db import connection, transaction
 from django.db.models import Choices, Field, Min, Q
 from django.utils import timezone
 
+from line_channel import ratelimit
 from line_channel.gateway import Gateway, LineApiError, Sent
 from line_channel.models import OutboxItem
+
+# Queueing has a module of its own; callers use it through this one.
+from line_channel.outbox_enqueue import INSERT_BATCH as INSERT_BATCH
+from line_channel.outbox_enqueue import KEYED_INSERT_BATCH as KEYED_INSERT_BATCH
+from line_channel.outbox_enqueue import MAX_MESSAGES as MAX_MESSAGES
+from line_channel.outbox_enqueue import MULTICAST_RECIPIENTS as MULTICAST_RECIPIENTS
+from line_channel.outbox_enqueue import _wake_senders_on_commit, _writing
+from line_channel.outbox_enqueue import add_multicast_chunks as add_multicast_chunks
+from line_channel.outbox_enqueue import cancel_queued as cancel_queued
+from line_channel.outbox_enqueue import enqueue_broadcast as enqueue_broadcast
+from line_channel.outbox_enqueue import enqueue_multicast as enqueue_multicast
+from line_channel.outbox_enqueue import enqueue_push as enqueue_push
+from line_channel.outbox_enqueue import enqueue_reply as enqueue_reply
+from line_channel.outbox_enqueue import reply_items as reply_items
+from line_channel.outbox_enqueue import reply_window as reply_window
 from line_channel.ratelimit import RateLimited
 
 log = logging.getLogger(__name__)
@@ -49,232 +64,12 @@ log = logging.getLogger(__name__)
 Kind = OutboxItem.Kind
 State = OutboxItem.State
 
-MULTICAST_RECIPIENTS = 500  # LINE's limit per multicast request
-MAX_MESSAGES = 5  # message objects per request
-INSERT_BATCH = 100  # items per INSERT when a multicast is split
-KEYED_INSERT_BATCH = 10  # items per commit of a keyed multicast on SQLite (senders are running)
 MAX_BACKOFF_SECONDS = 3600.0
 PENDING = (State.QUEUED, State.SENDING)
 
 NOTE_REPLY_AS_PUSH = "応答トークンが使えない（期限切れ・無効）ため、プッシュメッセージで送信しました。"
 NOTE_REPLY_USED = "前回の応答の結果が不明でしたが、応答トークンは使用済みでした（応答は届いています）。"
 NOTE_ABANDONED = "送信中に処理が中断されたため、同じリトライキーで再送します。"
-
-
-# --- enqueue -------------------------------------------------------------------------------------
-
-
-def _checked_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    if not isinstance(messages, list) or not 1 <= len(messages) <= MAX_MESSAGES:
-        raise ValueError(f"messages must be a list of 1 to {MAX_MESSAGES} message objects")
-    if not all(isinstance(message, dict) and message.get("type") for message in messages):
-        raise ValueError("every message must be a message object with a type")
-    return messages
-
-
-def _checked_user_id(user_id: str) -> str:
-    if not isinstance(user_id, str) or not user_id.strip():
-        raise ValueError("a recipient must be a LINE user id")
-    return user_id.strip()
-
-
-def _checked_user_ids(user_ids: list[str]) -> list[str]:
-    """The same check for a whole chunk, at C speed (a million ids take milliseconds)."""
-    try:
-        if all(map(str.__len__, user_ids)):
-            return user_ids
-    except TypeError:
-        pass
-    raise ValueError("every recipient must be a LINE user id")
-
-
-def _wake_senders_on_commit() -> None:
-    from line_channel.tasks_outbox import kick
-
-    transaction.on_commit(kick, robust=True)
-
-
-def enqueue_push(
-    *,
-    to: str,
-    messages: list[dict[str, Any]],
-    purpose: str = "",
-    notification_disabled: bool = False,
-    aggregation_unit: str = "",
-) -> OutboxItem:
-    """Queue a push message to one user."""
-    item = OutboxItem.objects.create(
-        kind=Kind.PUSH,
-        purpose=purpose,
-        recipients=[_checked_user_id(to)],
-        messages=_checked_messages(messages),  # type: ignore[misc]  # a TextField to the stubs
-        notification_disabled=notification_disabled,
-        aggregation_unit=aggregation_unit,
-    )
-    _wake_senders_on_commit()
-    return item
-
-
-def _chunks(user_ids: Iterable[str], size: int) -> Iterator[list[str]]:
-    iterator = iter(user_ids)
-    while chunk := list(itertools.islice(iterator, size)):
-        yield _checked_user_ids(chunk)
-
-
-def _batches(items: Iterable[OutboxItem], size: int) -> Iterator[list[OutboxItem]]:
-    iterator = iter(items)
-    while batch := list(itertools.islice(iterator, size)):
-        yield batch
-
-
-def _rows_per_insert() -> int | None:
-    # Django 5.2 inserts many rows on PostgreSQL through UNNEST of arrays, which psycopg quotes
-    # client-side value by value: for 500-id JSON lists, one row per INSERT takes half the CPU.
-    return 1 if connection.vendor == "postgresql" else None
-
-
-def enqueue_multicast(
-    *,
-    recipients: Iterable[str],
-    messages: list[dict[str, Any]],
-    purpose: str = "",
-    notification_disabled: bool = False,
-    aggregation_unit: str = "",
-    key: uuid.UUID | None = None,
-) -> list[int]:
-    """Queue one multicast item per 500 recipients; return the items' ids.
-
-    ``recipients`` is read as a stream (a generator or ``queryset.values_list(...).iterator()``),
-    so a fan-out to a million users never holds them all; it should not repeat a user id.
-
-    Without ``key`` the items are written in one transaction: all of them or none. With ``key``
-    (say, the id of the delivery being sent) chunk *n* gets the retry key ``uuid5(key, n)`` and
-    the items are committed in small batches while they are written, so the senders start at
-    once; calling again with the same key and the recipients in the same order (after the caller
-    died part-way) adds only the missing chunks, and LINE would refuse a repeated one anyway.
-    """
-    messages = _checked_messages(messages)
-
-    def items() -> Iterator[OutboxItem]:
-        for number, chunk in enumerate(_chunks(recipients, MULTICAST_RECIPIENTS)):
-            item = OutboxItem(
-                kind=Kind.MULTICAST,
-                purpose=purpose,
-                recipients=chunk,
-                messages=messages,  # type: ignore[misc]  # a TextField to the stubs
-                notification_disabled=notification_disabled,
-                aggregation_unit=aggregation_unit,
-            )
-            if key is not None:
-                item.retry_key = uuid.uuid5(key, str(number))
-            yield item
-
-    ids: list[int] = []
-    if key is None:
-        with transaction.atomic():
-            for batch in _batches(items(), INSERT_BATCH):
-                ids += [
-                    item.pk for item in OutboxItem.objects.bulk_create(batch, batch_size=_rows_per_insert())
-                ]
-        if ids:
-            _wake_senders_on_commit()
-        return ids
-    # Small commits on SQLite: its one write lock is held while a batch is written.
-    size = KEYED_INSERT_BATCH if connection.vendor == "sqlite" else INSERT_BATCH
-    for batch in _batches(items(), size):
-        with transaction.atomic():
-            OutboxItem.objects.bulk_create(batch, batch_size=_rows_per_insert(), ignore_conflicts=True)
-        keys = [item.retry_key for item in batch]
-        ids += OutboxItem.objects.filter(retry_key__in=keys).order_by("pk").values_list("pk", flat=True)
-        _wake_senders_on_commit()
-    return ids
-
-
-def add_multicast_chunks(
-    *,
-    chunks: list[tuple[uuid.UUID, list[str]]],
-    messages: list[dict[str, Any]],
-    purpose: str,
-    notification_disabled: bool = False,
-) -> int:
-    """Queue one multicast item per ``(retry key, recipients)`` chunk, in the caller's transaction.
-
-    For a fan-out that records its own progress in the same transaction (a delivery's cursor),
-    so that a chunk is queued exactly when the progress says so. A key queued already is
-    skipped. Returns how many chunks were given.
-    """
-    messages = _checked_messages(messages)
-    items = [
-        OutboxItem(
-            kind=Kind.MULTICAST,
-            purpose=purpose,
-            recipients=_checked_user_ids(recipients[:MULTICAST_RECIPIENTS]) if recipients else [],
-            messages=messages,  # type: ignore[misc]  # a TextField to the stubs
-            notification_disabled=notification_disabled,
-            retry_key=key,
-        )
-        for key, recipients in chunks
-        if recipients
-    ]
-    if any(len(recipients) > MULTICAST_RECIPIENTS for _key, recipients in chunks):
-        raise ValueError(f"a multicast chunk holds at most {MULTICAST_RECIPIENTS} recipients")
-    OutboxItem.objects.bulk_create(items, batch_size=_rows_per_insert(), ignore_conflicts=True)
-    if items:
-        _wake_senders_on_commit()
-    return len(items)
-
-
-def cancel_queued(*, purpose: str, reason: str) -> int:
-    """Fail the items of ``purpose`` that no sender has claimed yet (a stopped delivery)."""
-    with _writing():
-        return OutboxItem.objects.filter(purpose=purpose, state=State.QUEUED).update(
-            state=State.FAILED, error=reason, claim_token=None
-        )
-
-
-def enqueue_broadcast(
-    *, messages: list[dict[str, Any]], purpose: str = "", notification_disabled: bool = False
-) -> OutboxItem:
-    """Queue a broadcast to every friend of the account."""
-    item = OutboxItem.objects.create(
-        kind=Kind.BROADCAST,
-        purpose=purpose,
-        messages=_checked_messages(messages),  # type: ignore[misc]  # a TextField to the stubs
-        notification_disabled=notification_disabled,
-    )
-    _wake_senders_on_commit()
-    return item
-
-
-def reply_window() -> timedelta:
-    return timedelta(seconds=settings.KAIRAN_LINE_REPLY_WINDOW)
-
-
-def enqueue_reply(
-    *,
-    reply_token: str,
-    user_id: str,
-    messages: list[dict[str, Any]],
-    purpose: str = "",
-    received_at: datetime | None = None,
-    notification_disabled: bool = False,
-) -> OutboxItem:
-    """Queue the answer to a user's event: a reply while the token is fresh, a push otherwise.
-
-    ``received_at`` (when the event arrived) lets an event processed late go straight to push.
-    """
-    user_id = _checked_user_id(user_id)
-    too_old = received_at is not None and timezone.now() - received_at > reply_window()
-    item = OutboxItem.objects.create(
-        kind=Kind.PUSH if too_old or not reply_token else Kind.REPLY,
-        purpose=purpose,
-        recipients=[user_id],
-        messages=_checked_messages(messages),  # type: ignore[misc]  # a TextField to the stubs
-        reply_token=reply_token or "",
-        notification_disabled=notification_disabled,
-    )
-    _wake_senders_on_commit()
-    return item
 
 
 # --- claim ---------------------------------------------------------------------------------------
@@ -291,48 +86,31 @@ def _claimable(now: datetime) -> Q:
     )
 
 
-_sqlite_writes = threading.Lock()
-
-
-@contextmanager
-def _writing() -> Iterator[None]:
-    """On SQLite, let one sender thread of this process write at a time.
-
-    SQLite has one write lock per database, and a connection that finds it taken sleeps in
-    steps of 1, 2, 5, 10 … ms: threads of one process queueing on a mutex instead lose far
-    less time (measured: 4 threads were slower than 1 without this). PostgreSQL needs nothing.
-    """
-    if connection.vendor != "sqlite":
-        yield
-        return
-    with _sqlite_writes:
-        yield
-
-
 _SET_CLAIMED = "state = %s, claim_token = %s, claimed_at = %s, attempts = attempts + 1"
 _DUE = "state = %s AND next_attempt_at <= %s"
 _STALE = "state = %s AND claimed_at < %s"
 
 
 @cache
-def _claim_sql(vendor: str, which: str) -> str:
-    """A claim as one conditional ``UPDATE … RETURNING`` the claimed row (SQLite 3.35+, PostgreSQL).
+def _claim_sql(vendor: str, which: str, count: int = 1) -> str:
+    """A claim as one conditional ``UPDATE … RETURNING`` the claimed rows (SQLite 3.35+, PostgreSQL).
 
-    ``which``: "pk" (that item, if claimable), "due" (the oldest queued item that is due) or
-    "stale" (the oldest item whose claimer gave no sign within the claim timeout). For "due" and
-    "stale" the id comes from a subquery of the same statement: SQLite takes its one write lock
-    when the statement starts, so no other claimer can slip in between; on PostgreSQL the
-    subquery locks the row ``FOR UPDATE SKIP LOCKED``, so concurrent claimers skip each other's
-    rows instead of queueing. One statement per claim, never a failed race: measured several
-    times cheaper than ORM ``update()`` + ``select`` with retries over candidate ids.
+    ``which``: "pks" (those ``count`` items, the ones that are claimable), "due" (the oldest
+    queued item that is due) or "stale" (the oldest item whose claimer gave no sign within the
+    claim timeout). For "due" and "stale" the id comes from a subquery of the same statement:
+    SQLite takes its one write lock when the statement starts, so no other claimer can slip in
+    between; on PostgreSQL the subquery locks the row ``FOR UPDATE SKIP LOCKED``, so concurrent
+    claimers skip each other's rows instead of queueing. One statement per claim, never a failed
+    race: measured several times cheaper than ORM ``update()`` + ``select`` with retries over
+    candidate ids.
     """
     meta = OutboxItem._meta
     quote = connection.ops.quote_name
     table = quote(meta.db_table)
     columns = ", ".join(quote(str(field.column)) for field in meta.concrete_fields)
     skip_locked = " FOR UPDATE SKIP LOCKED" if vendor == "postgresql" else ""
-    if which == "pk":
-        where = f"id = %s AND (({_DUE}) OR ({_STALE}))"
+    if which == "pks":
+        where = f"id IN ({', '.join(['%s'] * count)}) AND (({_DUE}) OR ({_STALE}))"
     else:
         condition, order = (_DUE, "next_attempt_at, id") if which == "due" else (_STALE, "claimed_at, id")
         where = (
@@ -350,35 +128,52 @@ def _db_value(name: str, value: Any) -> Any:
     return _field(name).get_db_prep_value(value, connection)
 
 
-def _take(which: str, pk: int | None = None) -> OutboxItem | None:
-    while True:
-        now = timezone.now()
-        token, claimed_at = _db_value("claim_token", uuid.uuid4()), _db_value("claimed_at", now)
-        due = [str(State.QUEUED), _db_value("next_attempt_at", now)]
-        stale = [str(State.SENDING), _db_value("claimed_at", now - _claim_timeout())]
-        params: list[Any] = [str(State.SENDING), token, claimed_at]
-        if which == "pk":
-            params += [pk, *due, *stale]
-        else:
-            params += (due * 2) if which == "due" else (stale * 2)
-        with _writing():
-            rows = list(OutboxItem.objects.raw(_claim_sql(connection.vendor, which), params))
-        if not rows:
-            return None
-        item = rows[0]
+def _claim(which: str, pks: Sequence[int] = ()) -> tuple[list[OutboxItem], bool]:
+    """Claim as ``_claim_sql`` says: (the claimed items that may be sent, whether any row was
+    claimed). Items are claimed together under one claim token."""
+    now = timezone.now()
+    token, claimed_at = _db_value("claim_token", uuid.uuid4()), _db_value("claimed_at", now)
+    due = [str(State.QUEUED), _db_value("next_attempt_at", now)]
+    stale = [str(State.SENDING), _db_value("claimed_at", now - _claim_timeout())]
+    params: list[Any] = [str(State.SENDING), token, claimed_at]
+    if which == "pks":
+        params += [*pks, *due, *stale]
+    else:
+        params += (due * 2) if which == "due" else (stale * 2)
+    with _writing():
+        rows = list(OutboxItem.objects.raw(_claim_sql(connection.vendor, which, len(pks)), params))
+    sendable = []
+    for item in rows:
         if item.attempts <= settings.KAIRAN_OUTBOX_MAX_ATTEMPTS:
-            return item
+            sendable.append(item)
+            continue
         # Only abandoned items get here: each earlier sender died (or hung) while holding it.
         _record(
             item, state=State.FAILED, error=f"送信処理が {item.attempts - 1} 回中断されたため中止しました。"
         )
-        if which == "pk":
-            return None
+    return sendable, bool(rows)
+
+
+def _take(which: str) -> OutboxItem | None:
+    while True:
+        items, claimed = _claim(which)
+        if items or not claimed:
+            return items[0] if items else None
+
+
+def claim_all(pks: Sequence[int]) -> list[OutboxItem]:
+    """Claim those of items ``pks`` that can be claimed now, in one statement, in the given order."""
+    if not pks:
+        return []
+    items, _ = _claim("pks", list(dict.fromkeys(pks)))
+    order = {pk: n for n, pk in enumerate(pks)}
+    return sorted(items, key=lambda item: order[item.pk])
 
 
 def claim(pk: int) -> OutboxItem | None:
     """Claim item ``pk`` if it can be claimed now (conditional UPDATE: one row means it is ours)."""
-    return _take("pk", pk)
+    items = claim_all([pk])
+    return items[0] if items else None
 
 
 def claim_next() -> OutboxItem | None:
@@ -420,10 +215,35 @@ def reclaim_stale() -> int:
 # --- send and record -------------------------------------------------------------------------------
 
 
+_together = threading.local()
+
+
+@contextmanager
+def recorded_together() -> Iterator[None]:
+    """Outcomes recorded inside are written at the end, in one transaction: one commit for a run
+    of sends rather than one per item (PostgreSQL flushes its log at each commit). A process that
+    dies before the end leaves its items claimed: they are taken over after the claim timeout like
+    any abandoned item (a reply is then found used, a push answers 409)."""
+    if getattr(_together, "pending", None) is not None:
+        yield  # (already inside one)
+        return
+    pending: list[tuple[str, list[Any]]] = []
+    _together.pending = pending
+    try:
+        yield
+    finally:
+        _together.pending = None
+        if pending:
+            with _writing(), transaction.atomic(), connection.cursor() as cursor:
+                for sql, params in pending:
+                    cursor.execute(sql, params)
+
+
 def _record(item: OutboxItem, *, uncount_attempt: bool = False, **fields: Any) -> str:
     """Write the outcome if our claim still holds; return the new state ("" when the claim was lost).
 
-    One UPDATE conditional on our claim token, written out like the claim (the hot path).
+    One UPDATE conditional on our claim token, written out like the claim (the hot path). Inside
+    ``recorded_together`` it is written at the end, and the state is returned as if it held.
     """
     meta = OutboxItem._meta
     quote = connection.ops.quote_name
@@ -436,17 +256,22 @@ def _record(item: OutboxItem, *, uncount_attempt: bool = False, **fields: Any) -
     if uncount_attempt:
         assignments.append("attempts = attempts - 1")
     params += [item.pk, _db_value("claim_token", item.claim_token), str(State.SENDING)]
+    sql = (
+        f"UPDATE {quote(meta.db_table)} SET {', '.join(assignments)} "  # noqa: S608 - model names only
+        "WHERE id = %s AND claim_token = %s AND state = %s"
+    )
+    state = str(fields.get("state", State.SENDING))
+    pending = getattr(_together, "pending", None)
+    if pending is not None:
+        pending.append((sql, params))
+        return state
     with _writing(), connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {quote(meta.db_table)} SET {', '.join(assignments)} "  # noqa: S608 - model names only
-            "WHERE id = %s AND claim_token = %s AND state = %s",
-            params,
-        )
+        cursor.execute(sql, params)
         updated = cursor.rowcount
     if not updated:
         log.info("outbox item %s: claim taken over, outcome not recorded", item.pk)
         return ""
-    return str(fields.get("state", State.SENDING))
+    return state
 
 
 def _note(item: OutboxItem) -> str:
@@ -592,14 +417,19 @@ def send_claimed(item: OutboxItem, *, gateway: Gateway, reply_gateway: Gateway |
         return _record(item, state=State.FAILED, error=f"送信内容が不正です: {exc}"[:2000])
 
 
-def send_now(pk: int, *, gateway: Gateway, reply_gateway: Gateway | None = None) -> str:
-    """Send item ``pk`` from this process now, unless a sender claimed it first (the claim keeps
-    it exactly-once): how an answer to a resident goes out as soon as its event is processed,
-    without waiting for a pump. Returns the new state, "" when someone else has the item."""
-    item = claim(pk)
-    if item is None:
-        return ""
-    return send_claimed(item, gateway=gateway, reply_gateway=reply_gateway)
+def send_now(pks: Sequence[int], *, gateway: Gateway, reply_gateway: Gateway | None = None) -> list[str]:
+    """Send items ``pks`` from this process now, one after another, except those a sender claimed
+    first (the claim keeps each exactly-once): how answers to residents go out as soon as their
+    events are processed, without waiting for a pump. One statement claims them, the replies'
+    rate-limit slots are reserved together and the outcomes commit together. Returns the new
+    states of the items this call sent."""
+    items = claim_all(pks)
+    replies = sum(item.kind == Kind.REPLY for item in items)
+    with ratelimit.reserved("reply", replies), recorded_together():
+        states = [send_claimed(item, gateway=gateway, reply_gateway=reply_gateway) for item in items]
+    if State.QUEUED in states:  # (to be tried again later: by the senders)
+        _wake_senders_on_commit()
+    return states
 
 
 def pending_count() -> int:

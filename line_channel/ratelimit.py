@@ -15,7 +15,10 @@ limiter's state lives there.
 
 from __future__ import annotations
 
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -64,12 +67,13 @@ def limit_for(endpoint: str) -> Limit | None:
 # --- short limits: paced slots ------------------------------------------------------------------
 
 
-def _reserve(endpoint: str, limit: Limit, now: float, max_wait: float) -> float:
-    """Reserve the next slot no later than ``now + max_wait``; return its start time.
+def _reserve(endpoint: str, limit: Limit, now: float, max_wait: float, count: int = 1) -> float:
+    """Reserve the next ``count`` slots, the first no later than ``now + max_wait``; return the
+    first one's start time (the others follow at ``limit.interval``).
 
     Raises ``RateLimited`` when the next free slot is further away than that.
     """
-    interval = limit.interval
+    interval = limit.interval * count
     quote = connection.ops.quote_name
     greatest = "GREATEST" if connection.vendor == "postgresql" else "MAX"
     column = quote("next_at")
@@ -86,13 +90,55 @@ def _reserve(endpoint: str, limit: Limit, now: float, max_wait: float) -> float:
     if next_at is not None:
         if next_at - now > max_wait:
             raise RateLimited(endpoint, next_at - now)
-        return _reserve(endpoint, limit, now, max_wait)  # the row was created meanwhile
+        return _reserve(endpoint, limit, now, max_wait, count)  # the row was created meanwhile
     try:
         with transaction.atomic():
             RateSlot.objects.create(endpoint=endpoint, next_at=now + interval)
         return now
     except IntegrityError:  # another process created it first
-        return _reserve(endpoint, limit, now, max_wait)
+        return _reserve(endpoint, limit, now, max_wait, count)
+
+
+# --- slots reserved ahead by one thread ---------------------------------------------------------
+
+_ahead = threading.local()
+
+
+@contextmanager
+def reserved(endpoint: str, count: int, *, max_wait: float = MAX_WAIT_SECONDS) -> Iterator[None]:
+    """Reserve ``count`` paced slots of ``endpoint`` in one statement, for requests this thread is
+    about to make one after another (e.g. the replies to a batch of events); ``acquire`` inside
+    takes them in order, and reserves as usual once they are used up or late (a slot used more
+    than ``LATE_SECONDS`` after its time is dropped: late slots bunched together could exceed
+    the limit over a sliding second). Slots left unused are lost."""
+    limit = limit_for(endpoint)
+    if limit is None or not limit.paced or count < 2:
+        yield
+        return
+    try:
+        first = _reserve(endpoint, limit, time.time(), max_wait, count)
+    except RateLimited:
+        yield  # (each request then waits, or is refused, on its own)
+        return
+    slots: dict[str, list[float]] = getattr(_ahead, "slots", None) or {}
+    _ahead.slots = slots
+    slots[endpoint] = [first + n * limit.interval for n in range(count)][::-1]
+    try:
+        yield
+    finally:
+        slots.pop(endpoint, None)
+
+
+LATE_SECONDS = 0.02
+
+
+def _reserved_slot(endpoint: str, now: float) -> float | None:
+    ahead = (getattr(_ahead, "slots", None) or {}).get(endpoint)
+    while ahead:
+        slot = ahead.pop()
+        if slot >= now - LATE_SECONDS:
+            return slot
+    return None
 
 
 # --- long limits: counted windows ----------------------------------------------------------------
@@ -120,7 +166,8 @@ def acquire(endpoint: str, *, max_wait: float = MAX_WAIT_SECONDS) -> None:
         return
     now = time.time()
     if limit.paced:
-        wait = _reserve(endpoint, limit, now, max_wait) - time.time()
+        slot = _reserved_slot(endpoint, now)
+        wait = (slot if slot is not None else _reserve(endpoint, limit, now, max_wait)) - time.time()
         if wait > 0:
             time.sleep(wait)
         return

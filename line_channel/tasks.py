@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 SLOT_SECONDS = 1.0
 # The task looks once more this long after its slot ended (clock skew between processes).
 SLOT_MARGIN_SECONDS = 0.25
-POLL_SECONDS = 0.2
+POLL_SECONDS = 0.05
 TASK = "line_channel.tasks.process_webhook_events"
 
 _slot_lock = threading.Lock()

@@ -4,36 +4,24 @@ from __future__ import annotations
 
 from line_channel.events import HandlerContext, InboundEvent, handles
 from line_channel.liff import liff_id
-from line_channel.models import OutboxItem
-from line_channel.outbox import enqueue_reply
 from residents.models import MyPageSettings
 from residents.services import sync_reachability
-
-INVITE_PURPOSE = "residents.invite:"
 
 
 @handles("follow")
 def invite_to_mypage(event: InboundEvent, context: HandlerContext) -> None:
-    """A new friend (or one who unblocked) gets マイページの案内: a button that opens My Page.
+    """A new friend (or one who unblocked) gets マイページの案内: a button that opens My Page, in
+    the same reply as the chatbot's greeting.
 
-    Once per follow event: a second run of the same event finds the message queued already.
+    Once per follow event: a second run of the same event finds the reply queued already.
     """
     config = MyPageSettings.load()
     app_id = liff_id()
     if event.mode != "active" or not event.user_id or not app_id:
         return  # (in standby mode another bot answers; without a LIFF app there is no My Page)
-    if not config.invite_on_follow or not config.invite_text.strip():
+    if not config.invite_on_follow or not config.invite_text.strip() or context.replied(event):
         return
-    purpose = INVITE_PURPOSE + event.event_id
-    if OutboxItem.objects.filter(purpose=purpose).exists():
-        return
-    enqueue_reply(
-        reply_token=event.reply_token,
-        user_id=event.user_id,
-        messages=[config.invitation(app_id)],
-        purpose=purpose,
-        received_at=event.occurred_at,
-    )
+    context.reply(event, [config.invitation(app_id)])
 
 
 @handles("follow", "unfollow")

@@ -28,6 +28,15 @@ CHROMIUM_ARGS = [
 STAFF_PASSWORD = "Kairan-test-2026"
 
 
+@pytest.fixture(autouse=True)
+def _fresh_chatbot_content() -> None:
+    """Each test starts without the chatbot content an earlier test's process held (its database
+    and cache were rolled back under it)."""
+    from chatbot import content
+
+    content.forget()
+
+
 @pytest.fixture(scope="session")
 def _playwright() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright

@@ -353,6 +353,9 @@ KAIRAN_OUTBOX_BACKOFF = float(env_int("KAIRAN_OUTBOX_BACKOFF_MS", 5000, minimum=
 KAIRAN_OUTBOX_THREADS = env_int("KAIRAN_OUTBOX_THREADS", 8, minimum=1, maximum=32)
 KAIRAN_OUTBOX_PUMP_SECONDS = env_int("KAIRAN_OUTBOX_PUMP_SECONDS", 50, minimum=1)
 KAIRAN_LINE_REPLY_WINDOW = env_int("KAIRAN_LINE_REPLY_WINDOW", 20, minimum=0)
+# How often each process looks whether another one changed the chatbot's published content
+# (chatbot.content): a published page reaches every web and cluster process within this time.
+KAIRAN_CHATBOT_CONTENT_CHECK_SECONDS = env_int("KAIRAN_CHATBOT_CONTENT_CHECK_MS", 1000, minimum=0) / 1000
 # Days after a friend blocked the account (and did not come back) before what we hold about them
 # (受信設定, LINE profile) is deleted (residents.tasks.purge_departed_residents).
 KAIRAN_RESIDENT_RETENTION_DAYS = env_int("KAIRAN_RESIDENT_RETENTION_DAYS", 90, minimum=1)

@@ -100,7 +100,7 @@ def test_each_event_is_answered_once(
     converse("send_text", "ごみ")
     WebhookEvent.objects.update(state=WebhookEvent.State.PENDING, claimed_at=None)
     events.process_pending()
-    assert OutboxItem.objects.filter(purpose__startswith="chatbot:").count() == 2  # greeting, answer
+    assert OutboxItem.objects.filter(purpose__startswith="reply:").count() == 2  # greeting, answer
 
 
 def test_a_rich_menu_area_starts_the_scenario(
@@ -133,3 +133,23 @@ def test_a_rich_menu_area_starts_the_scenario(
     second = converse("perform", quick_action(first[-1], "ごみの分別"))
     third = converse("perform", quick_action(second[-1], "資源ごみ"))
     assert third[-1]["text"].startswith("缶・びん・ペットボトル・古紙は資源ごみです。")
+
+
+def test_the_greeting_and_the_my_page_invitation_are_one_reply(
+    starter: dict[str, AnswerPage], emu: EmulatorControl, friend: str, settings: Any
+) -> None:
+    """LINE takes one reply per reply token: the greeting page and マイページの案内 go out together
+    as the follow's reply (greeting first), the greeting's quick replies under the last message."""
+    from tests.chatbot.conftest import deliver
+
+    settings.KAIRAN_LIFF_ID = "2000000002-kairan01"
+    deliver(emu.follow(friend))
+    received = emu.received(friend)
+    assert {entry["endpoint"] for entry in received} == {"reply"}
+    assert len({entry["request_id"] for entry in received}) == 1
+    *greeting, invitation = [entry["message"] for entry in received]
+    assert greeting[0]["text"].startswith("友だち追加ありがとうございます")
+    assert invitation["type"] == "template" and "liff.line.me" in str(invitation["template"]["actions"])
+    assert not any("quickReply" in message for message in greeting)
+    assert quick_labels(invitation) == [TOP_LABEL]
+    assert OutboxItem.objects.get().purpose.startswith("reply:")

@@ -330,3 +330,38 @@ def test_an_idle_pump_waits_for_soon_due_items_and_while_the_kick_guard_is_held(
     assert tasks_outbox._idle_pause(deadline) == 1.0  # due soon: look again in a second
     OutboxItem.objects.filter(pk=item.pk).update(next_attempt_at=timezone.now() + timedelta(seconds=60))
     assert tasks_outbox._idle_pause(deadline) is None  # the minute schedule will start a pump
+
+
+def test_send_now_sends_its_items_together_and_skips_those_claimed_elsewhere(
+    line_channel: Any, emu: EmulatorControl
+) -> None:
+    """How a worker sends the answers of the events it processed: one claim for all, the replies'
+    rate-limit slots reserved together, the outcomes written in one transaction."""
+    users = followers(emu, 3)
+    items = [
+        outbox.enqueue_reply(reply_token=reply_token(emu, user), user_id=user, messages=TEXT)
+        for user in users
+    ]
+    taken = outbox.claim(items[2].pk)  # an outbox sender has this one
+    assert taken is not None
+    with Gateway.from_settings() as gateway, Gateway.from_settings(attempts=1) as reply_gateway:
+        states = outbox.send_now(
+            [items[1].pk, items[0].pk, items[2].pk], gateway=gateway, reply_gateway=reply_gateway
+        )
+    assert states == [State.SENT, State.SENT]
+    stored = {item.pk: item for item in OutboxItem.objects.all()}
+    assert [stored[item.pk].state for item in items] == [State.SENT, State.SENT, State.SENDING]
+    assert all(stored[item.pk].line_request_id and stored[item.pk].claim_token is None for item in items[:2])
+    assert [entry["endpoint"] for user in users[:2] for entry in emu.received(user)] == ["reply", "reply"]
+    assert emu.received(users[2]) == []
+
+
+def test_outcomes_recorded_together_are_written_at_the_end(line_channel: Any, emu: EmulatorControl) -> None:
+    user = followers(emu, 1)[0]
+    item = outbox.enqueue_push(to=user, messages=TEXT)
+    claimed = outbox.claim(item.pk)
+    assert claimed is not None
+    with Gateway.from_settings() as gateway, outbox.recorded_together():
+        assert outbox.send_claimed(claimed, gateway=gateway) == State.SENT
+        assert OutboxItem.objects.get(pk=item.pk).state == State.SENDING  # not yet written
+    assert OutboxItem.objects.get(pk=item.pk).state == State.SENT

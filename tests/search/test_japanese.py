@@ -127,3 +127,14 @@ def test_each_thread_has_its_own_tokenizer() -> None:
         thread.join()
     assert not errors
     assert len(results) == 200 and all(result == expected for result in results)
+
+
+def test_a_new_django_q_worker_loads_the_dictionary_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    from django_q.signals import post_spawn
+
+    import search.japanese
+
+    loaded: list[bool] = []
+    monkeypatch.setattr(search.japanese, "warm_up", lambda: loaded.append(True))
+    post_spawn.send(sender="django_q", proc_name="Process-kairan")
+    assert loaded == [True]
