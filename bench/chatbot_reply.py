@@ -24,7 +24,10 @@ Everything is the product's own processes, as ``make run`` starts them:
    alternately (default). The detail line says which path each distinct text takes.
 
 The defaults (25 requests/s for 10 s) finish in about a minute, most of it the migrations; the
-issue's target is ``--rate 1000 --seconds 10 --db postgres`` (p99 <= 1 s).
+issue's target is ``--rate 1000 --seconds 10 --db postgres`` (p99 <= 1 s). Every process runs on
+this machine, the emulator and the load generator included: ``cpu_seconds`` divided by the timed
+requests gives each one's CPU cost per message, hence the cores a rate needs (once they are
+short, events queue and the latency grows with the run).
 
 Reply tokens. The emulator accepts only reply tokens it issued. Letting it post the webhooks
 itself (its control API, one request per message, then its own HTTP client per webhook) would
@@ -47,7 +50,7 @@ purpose is ``reply:<webhookEventId>``), for items sent as reply or — once the 
 ``--deadline`` seconds (default 30) after the load ended (events not stored, non-200 answers,
 failed sends, no answer). The detail line splits the time into stages: waiting for a processing
 task to claim the event (``claimed_at``), the handler until the outbox item is created
-(``created_at``; the claim takes up to 50 users' events, handled one after another), and the
+(``created_at``; a claim takes 10 to 80 users' events, handled one after another), and the
 outbox until sent; it also gives each process group's CPU seconds during the load (PostgreSQL's server
 processes as ``database``), and how many
 sent items the emulator confirms (their LINE request ids).
