@@ -78,33 +78,38 @@ def test_long_windows_are_not_waited_for(settings: Any) -> None:
 
 
 @pytest.mark.django_db
-def test_slots_reserved_ahead_are_taken_without_the_database(
+def test_slots_reserved_ahead_take_one_statement_per_block(
     settings: Any, django_assert_num_queries: Any
 ) -> None:
-    """A worker about to send a batch of replies reserves their slots in one statement."""
+    """A worker about to send a batch of replies reserves their slots a block at a time."""
     settings.KAIRAN_LINE_RATE_LIMITS = {"default": (200, 1)}
     interval = ratelimit.Limit(200, 1).interval
-    with ratelimit.reserved("reply", 5):
-        reserved_until = RateSlot.objects.get(endpoint="reply").next_at
-        started = time.time()
-        with django_assert_num_queries(0):
-            for _ in range(5):
+    count = ratelimit.BLOCK + 2
+    ratelimit.acquire("reply")  # (the endpoint's row exists from now on)
+    started = time.time()
+    with ratelimit.reserved("reply", count):
+        with django_assert_num_queries(1):  # the first block
+            for _ in range(ratelimit.BLOCK):
                 ratelimit.acquire("reply")
-        # The five went out at the pace (the first at once).
-        assert time.time() - started >= 4 * interval - 0.005
-        with django_assert_num_queries(1):  # used up: reserved as usual
+        with django_assert_num_queries(1):  # the rest
+            for _ in range(count - ratelimit.BLOCK):
+                ratelimit.acquire("reply")
+        # They went out at the pace (the first at once).
+        assert time.time() - started >= (count - 1) * interval - 0.005
+        with django_assert_num_queries(1):  # more than announced: reserved as usual
             ratelimit.acquire("reply")
-    assert RateSlot.objects.get(endpoint="reply").next_at >= reserved_until + interval - 1e-6
-    assert reserved_until >= started + 4 * interval - 0.05
+    assert RateSlot.objects.get(endpoint="reply").next_at >= started + count * interval - 0.005
 
 
 @pytest.mark.django_db
 def test_a_reserved_slot_used_late_is_dropped(settings: Any, django_assert_num_queries: Any) -> None:
     """Late slots bunched together could exceed the limit over a sliding second."""
     settings.KAIRAN_LINE_RATE_LIMITS = {"default": (2000, 1)}
+    ratelimit.acquire("reply")
     with ratelimit.reserved("reply", 3):
+        ratelimit.acquire("reply")  # reserves the block of 3
         time.sleep(ratelimit.LATE_SECONDS + 0.03)
-        with django_assert_num_queries(1):
+        with django_assert_num_queries(1):  # its other two slots are too old: a new one
             ratelimit.acquire("reply")
     with django_assert_num_queries(0), ratelimit.reserved("push", 1):  # one request: nothing ahead
         pass
