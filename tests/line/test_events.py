@@ -148,6 +148,38 @@ def test_a_failing_handler_is_retried_then_marked_failed(monkeypatch: pytest.Mon
     assert calls.count(bad.event_id) == 2 * events.MAX_ATTEMPTS and calls.count(after_bad.event_id) == 1
 
 
+@pytest.mark.django_db
+def test_a_failing_handlers_replies_and_writes_are_undone_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The claim is rolled back and run again event by event in savepoints: the good events' answers
+    and writes commit, the failing event's are undone."""
+    from line_channel.models import OutboxItem
+
+    def answer(event: InboundEvent, context: HandlerContext) -> None:
+        now = timezone.now()
+        Follower.objects.create(
+            line_user_id=event.user_id,
+            status=Follower.Status.FOLLOWING,
+            first_followed_at=now,
+            followed_at=now,
+        )
+        context.reply(event, [{"type": "text", "text": "受け付けました"}])
+        if event.payload.get("broken"):
+            raise RuntimeError("failed after answering")
+
+    install(monkeypatch, answer)
+    bad = make_event("U1", at=START, broken=True, replyToken="token-1")
+    good = make_event("U2", at=START, replyToken="token-2")
+    events.store_events([bad, good])
+    claimed = events.claim()
+    result = events.Processed()
+    assert events._process_claimed(claimed, HandlerContext(gateway_factory=_no_gateway), result) == {"U1"}
+    assert (result.done, result.retried) == (1, 1)
+    assert list(Follower.objects.values_list("line_user_id", flat=True)) == ["U2"]
+    (item,) = OutboxItem.objects.all()
+    assert item.purpose == "reply:" + good.event_id and item.reply_token == "token-2"
+    assert WebhookEvent.objects.get(event_id=bad.event_id).state == WebhookEvent.State.PENDING
+
+
 # --- idempotence ---------------------------------------------------------------------------------------
 
 
