@@ -285,12 +285,12 @@ def seed_chatbot() -> None:
 
 def question_paths(kind: str) -> dict[str, str]:
     """How the bot will take each question: keyword, or the search's page / candidates / fallback."""
-    from chatbot import engine, keywords
+    from chatbot import content, engine
 
     texts = {question(n, kind) for n in range(len(KEYWORD_QUESTIONS) + len(SEARCH_QUESTIONS))}
     paths = {}
     for text in sorted(texts):
-        if keywords.match(text):
+        if content.current().keywords.match(text):
             paths[text] = "keyword"
             continue
         found = engine.search(text)

@@ -64,10 +64,3 @@ class KeywordTable:
         if said in self.exact:
             return self.exact[said]
         return next((word.page_id for word in self.contains if word.text in said), None)
-
-
-def match(text: str) -> int | None:
-    """The page ``text`` starts by keyword, by this process's copy of the published keywords."""
-    from chatbot import content
-
-    return content.current().keywords.match(text)

@@ -242,20 +242,20 @@ def enqueue_reply(
     messages: list[dict[str, Any]],
     purpose: str = "",
     received_at: datetime | None = None,
-    notification_disabled: bool = False,
 ) -> OutboxItem:
-    """Queue the answer to a user's event: a reply while the token is fresh, a push otherwise.
+    """Queue the answer to a user's event (≤ 5 messages): a reply while the token is fresh, a push
+    otherwise. Event handlers answer through ``HandlerContext.reply``, which uses ``reply_items``.
 
     ``received_at`` (when the event arrived) lets an event processed late go straight to push.
     """
-    item = OutboxItem.objects.create(
-        kind=_reply_kind(reply_token, received_at),
+    (item,) = reply_items(
+        reply_token=reply_token,
+        user_id=user_id,
+        messages=_checked_messages(messages),
         purpose=purpose,
-        recipients=[_checked_user_id(user_id)],
-        messages=_checked_messages(messages),  # type: ignore[misc]  # a TextField to the stubs
-        reply_token=reply_token or "",
-        notification_disabled=notification_disabled,
+        received_at=received_at,
     )
+    item.save()
     _wake_senders_on_commit()
     return item
 
